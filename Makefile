@@ -1,0 +1,65 @@
+# skyhub — every target sets up what it needs itself. See README.md.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+BIN       := $(VENV)/bin
+STAMP     := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-12)
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+TIER      := $(PY) scripts/tier.py
+S         ?=
+# Scenarios in the order `make molecule` runs them (cheapest first).
+SCENARIOS ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
+
+.PHONY: help setup engine base-images lint unit molecule integration test bench docs docs-check clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+setup: $(STAMP) ## make .venv with the pinned toolchain (fast when nothing changed)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@echo "skyhub: installing the pinned toolchain into $(VENV)"
+	@$(PY) -m pip install -q --upgrade 'pip>=24.2'
+	@$(PY) -m pip install -q -r requirements.txt -e .
+	@rm -f $(VENV)/.installed-* && touch $@
+
+engine: setup ## ensure a Docker engine answers (installs/starts Debian's docker.io if needed)
+	@$(BIN)/skyhub engine
+
+base-images: engine ## build the local Debian 12 base images (cached by content key)
+	@$(BIN)/skyhub base-image
+
+lint: setup ## yamllint, ansible-lint (production profile), ruff, syntax checks, generated docs are fresh
+	@$(TIER) lint -- bash scripts/lint.sh
+
+unit: setup ## pytest unit tests (no Docker needed)
+	@$(TIER) unit -- $(BIN)/pytest -q tests/unit
+
+molecule: base-images ## all Molecule scenarios; `make molecule S=docker` runs one
+	@$(TIER) molecule$(if $(S),-$(S)) -- bash scripts/molecule.sh $(or $(S),$(SCENARIOS))
+
+integration: engine ## integration tests against real services (moto server, Docker)
+	@$(TIER) integration -- $(BIN)/pytest -q tests/integration
+
+test: ## everything CI runs: lint, unit, molecule, integration
+	@rm -f build/tiers.tsv
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory molecule
+	@$(MAKE) --no-print-directory integration
+	@$(PY) scripts/tier.py --report
+
+docs: setup ## regenerate docs/variables.md from roles/*/meta/argument_specs.yml
+	@$(PY) scripts/gen_docs.py
+
+docs-check: setup ## fail if docs/variables.md is stale
+	@$(PY) scripts/gen_docs.py --check
+
+clean: ## remove build outputs (not the venv, not cached images)
+	rm -rf build

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Run Molecule scenarios one after another: scripts/molecule.sh SCENARIO...
+# The shared platform lives in .config/molecule/config.yml; the host image is the locally built base.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export SKYHUB_HOST_IMAGE="${SKYHUB_HOST_IMAGE:-$(.venv/bin/skyhub base-image host --print-ref)}"
+export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}"
+export PY_COLORS=0
+failed=()
+for s in "$@"; do
+  start=$(date +%s)
+  echo "==> molecule scenario ${s} (host image ${SKYHUB_HOST_IMAGE})"
+  if .venv/bin/molecule test -s "${s}"; then
+    echo "==> molecule ${s}: ok in $(( $(date +%s) - start )) s"
+  else
+    echo "==> molecule ${s}: FAILED after $(( $(date +%s) - start )) s"
+    failed+=("${s}")
+  fi
+done
+if (( ${#failed[@]} )); then
+  echo "failed scenarios: ${failed[*]}"
+  exit 1
+fi
