@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import os
 import shutil
 import subprocess
 import sys
@@ -182,6 +183,11 @@ def build(spec: BaseSpec, force: bool = False) -> str:
             key.unlink()
         shutil.rmtree(root / "var/lib/apt/lists", ignore_errors=True)
         (root / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
+        # Like a fresh cloud image: no package lists, and nothing that says they are fresh (Ansible's
+        # apt cache_valid_time reads these mtimes).
+        (root / "var/lib/apt/periodic/update-success-stamp").unlink(missing_ok=True)
+        for stale in (root / "var/lib/apt/lists/partial", root / "var/lib/apt/lists"):
+            os.utime(stale, (0, 0))
         for cache in (root / "var/cache/apt/archives").glob("*.deb"):
             cache.unlink()
         print(f"skyhub: importing {ref} into Docker")

@@ -1,0 +1,183 @@
+"""The tljh role's hub config code: the offline configurer, the spawner snippet."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import jinja2
+import pytest
+import yaml
+from traitlets.config import Config
+
+ROLE = Path(__file__).resolve().parents[3] / "roles" / "tljh"
+
+
+def _load_configurer():
+    spec = importlib.util.spec_from_file_location("skyhub_tljh", ROLE / "files" / "skyhub_tljh.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+tljh = _load_configurer()
+
+
+def test_defaults_match_tljh_200_culler_and_auth():
+    c = Config()
+    tljh.apply_config({}, c)
+    assert c.JupyterHub.authenticator_class == "firstuseauthenticator.FirstUseAuthenticator"
+    assert c.FirstUseAuthenticator.allow_all is True
+    svc = c.JupyterHub.services[0]
+    assert "--timeout=600" in svc["command"] and "--cull-every=60" in svc["command"]
+
+
+def test_config_yaml_keys_are_applied(tmp_path):
+    cfg_file = tmp_path / "config.yaml"
+    cfg_file.write_text(
+        yaml.safe_dump(
+            {
+                "users": {"admin": ["ann"]},
+                "auth": {
+                    "type": "oauthenticator.github.GitHubOAuthenticator",
+                    "GitHubOAuthenticator": {
+                        "client_id": "id",
+                        "client_secret": "s3",
+                        "allowed_organizations": ["o"],
+                    },
+                },
+                "limits": {"memory": "3G", "cpu": 1.5},
+                "services": {"cull": {"timeout": 1800, "every": 120, "max_age": 7200}},
+                "https": {"enabled": True},
+            }
+        )
+    )
+    (tmp_path / "traefik-api.secret").write_text("pw")
+    c = Config()
+    tljh.apply_config(tljh.load_config(str(cfg_file), str(tmp_path)), c)
+    assert c.JupyterHub.authenticator_class == "oauthenticator.github.GitHubOAuthenticator"
+    assert c.GitHubOAuthenticator.client_secret == "s3"
+    assert c.Authenticator.admin_users == {"ann"}
+    assert c.Spawner.mem_limit == "3G" and c.Spawner.cpu_limit == 1.5
+    assert c.TraefikProxy.traefik_api_password == "pw"
+    assert c.TraefikProxy.traefik_entrypoint == "https"
+    cmd = c.JupyterHub.services[0]["command"]
+    assert {"--timeout=1800", "--cull-every=120", "--max-age=7200"} <= set(cmd)
+    role = c.JupyterHub.load_roles[0]
+    assert role["services"] == ["cull-idle"] and "delete:servers" in role["scopes"]
+    assert "admin" not in c.JupyterHub.services[0]
+
+
+def test_bad_auth_section_is_an_error():
+    with pytest.raises(ValueError, match=r"auth\.client_id"):
+        tljh.apply_config({"auth": {"type": "x", "client_id": "oops"}}, Config())
+
+
+def test_culler_can_be_disabled():
+    c = Config()
+    tljh.apply_config({"services": {"cull": {"enabled": False}}}, c)
+    assert "services" not in c.JupyterHub
+
+
+# ---- the DockerSpawner snippet, rendered as the role renders it ----
+
+VARS = {
+    "ansible_managed": "test",
+    "tljh_home_root": None,  # set per test
+    "tljh_skel_dir": None,
+    "tljh_container_home": "/home/jovyan",
+    "tljh_container_uid": os.getuid(),
+    "tljh_container_gid": os.getgid(),
+    "_tljh_limits": {
+        "default": {"mem_limit": "2G", "cpu_limit": 1.0},
+        "groups": {
+            "big": {"mem_limit": "8G", "cpu_limit": 2.0},
+            "wide": {"mem_limit": "4G", "cpu_limit": 4.0},
+        },
+        "users": {"vip": {"mem_limit": "16G"}},
+    },
+    "_tljh_allowed_images": {"astro": "skyhub/astro:1", "minimal": "skyhub/minimal:1"},
+    "_tljh_hub_ip": "172.29.0.1",
+    "tljh_concurrent_spawn_limit": 5,
+    "tljh_spawner_default_image": "astro",
+    "tljh_spawner_network": "skyhub",
+    "tljh_spawner_pids_limit": 512,
+    "tljh_spawner_start_timeout": 60,
+    "tljh_spawner_http_timeout": 60,
+}
+
+
+@pytest.fixture
+def snippet(tmp_path):
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    env.filters["to_json"] = json.dumps
+    env.filters["int"] = int
+    home, skel = tmp_path / "home", tmp_path / "skel"
+    home.mkdir()
+    skel.mkdir()
+    text = env.from_string((ROLE / "templates" / "10-skyhub-spawner.py.j2").read_text()).render(
+        **{**VARS, "tljh_home_root": str(home), "tljh_skel_dir": str(skel)}
+    )
+    c = Config()
+    ns = {"get_config": lambda: c}
+    exec(compile(text, "10-skyhub-spawner.py", "exec"), ns)
+    return SimpleNamespace(c=c, ns=ns, home=home, skel=skel)
+
+
+def test_spawner_settings(snippet):
+    c = snippet.c
+    assert c.JupyterHub.spawner_class == "docker"
+    assert c.JupyterHub.hub_ip == "172.29.0.1" and c.JupyterHub.hub_connect_ip == "172.29.0.1"
+    assert c.DockerSpawner.allowed_images == {"astro": "skyhub/astro:1", "minimal": "skyhub/minimal:1"}
+    assert c.DockerSpawner.image == "skyhub/astro:1"
+    assert c.DockerSpawner.remove is True
+    host_cfg = c.DockerSpawner.extra_host_config
+    assert host_cfg["security_opt"] == ["no-new-privileges:true"] and host_cfg["cap_drop"] == ["ALL"]
+    assert not any("docker.sock" in k for k in c.DockerSpawner.volumes)
+    assert c.DockerSpawner.extra_create_kwargs["user"] == f"{os.getuid()}:{os.getgid()}"
+    assert c.JupyterHub.concurrent_spawn_limit == 5
+
+
+@pytest.mark.parametrize(
+    ("user", "groups", "mem", "cpu"),
+    [
+        ("ann", [], "2G", 1.0),
+        ("ann", ["big"], "8G", 2.0),
+        ("ann", ["big", "wide"], "8G", 4.0),  # the largest of each setting
+        ("vip", ["wide"], "16G", 4.0),  # user override wins where it sets something
+        ("ann", ["unknown"], "2G", 1.0),
+    ],
+)
+def test_effective_limits(snippet, user, groups, mem, cpu):
+    limits = snippet.ns["effective_limits"](user, groups)
+    assert limits["mem_limit"] == mem and float(limits["cpu_limit"]) == cpu
+
+
+def _spawner(snippet, name="ann", groups=()):
+    home = snippet.home / name
+    log = SimpleNamespace(info=lambda *a: None)
+    user = SimpleNamespace(name=name, groups=[SimpleNamespace(name=g) for g in groups])
+    return SimpleNamespace(
+        volume_binds={str(home): {"bind": "/home/jovyan", "mode": "rw"}}, user=user, log=log, mem_limit=None
+    ), home
+
+
+def test_pre_spawn_creates_home_copies_skel_once_and_never_overwrites(snippet):
+    (snippet.skel / "demo").mkdir()
+    (snippet.skel / "demo" / "intro.ipynb").write_text("v1")
+    (snippet.skel / "README.md").write_text("readme")
+    spawner, home = _spawner(snippet, groups=["big"])
+    snippet.ns["skyhub_pre_spawn"](spawner)
+    assert (home / "demo" / "intro.ipynb").read_text() == "v1"
+    assert spawner.mem_limit == "8G" and spawner.cpu_limit == 2.0
+    # the user edits one file and deletes another: neither is touched on the next spawn
+    (home / "demo" / "intro.ipynb").write_text("mine")
+    (home / "README.md").unlink()
+    (snippet.skel / "new.txt").write_text("new content")
+    snippet.ns["skyhub_pre_spawn"](spawner)
+    assert (home / "demo" / "intro.ipynb").read_text() == "mine"
+    assert not (home / "README.md").exists()
+    assert (home / "new.txt").read_text() == "new content"  # content added later still arrives
