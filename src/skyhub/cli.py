@@ -9,7 +9,7 @@ import sys
 from skyhub.errors import SkyhubError
 
 # Modules that define `register(subparsers)`; each adds its subcommands with set_defaults(func=...).
-COMMAND_MODULES: tuple[str, ...] = ("skyhub.commands.harness",)
+COMMAND_MODULES: tuple[str, ...] = ("skyhub.commands.harness", "skyhub.commands.dataset")
 
 
 def build_parser() -> argparse.ArgumentParser:
