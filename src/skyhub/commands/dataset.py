@@ -70,7 +70,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     client = seed.s3_client(args.endpoint)
     if args.prepare:
-        bench.prepare(client, args.bucket, args.size_mib)
+        bench.prepare(client, args.bucket, args.size_mib, prefix=args.prefix)
     result = bench.run(client, args.bucket, args.mount, args.prefix, args.size_mib)
     print(json.dumps(result, indent=2))
     return 0
@@ -102,7 +102,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bucket", default="stpubdata")
     p.add_argument("--mount", type=Path, required=True, help="the mount directory (showing bucket/prefix)")
     p.add_argument(
-        "--prefix", default="", help="the prefix the mount shows (bench objects live under bench/)"
+        "--prefix", default="", help="the prefix the mount shows; bench objects are <prefix>bench/..."
     )
     p.add_argument("--size-mib", type=int, default=256)
     p.add_argument("--prepare", action="store_true", help="upload the bench objects first (twin only)")

@@ -26,30 +26,26 @@ def big_key(mib: int) -> str:
     return BIG_KEY.format(mib=mib)
 
 
-def prepare(client: Any, bucket: str, mib: int = 256, n_list: int = 1000) -> None:
-    """Upload the big object and ``n_list`` small ones (public-read, like the real bucket)."""
+def prepare(client: Any, bucket: str, mib: int = 256, n_list: int = 1000, prefix: str = "") -> None:
+    """Upload the big object and ``n_list`` small ones under ``prefix`` (public-read like the real bucket)."""
+    import io
+
     from boto3.s3.transfer import TransferConfig
 
-    key = big_key(mib)
+    key = prefix + big_key(mib)
     try:
-        if client.head_object(Bucket=bucket, Key=key)["ContentLength"] == mib * 1024 * 1024:
-            key = ""
+        present = client.head_object(Bucket=bucket, Key=key)["ContentLength"] == mib * 1024 * 1024
     except Exception:  # absent: upload it
-        pass
-    if key:
-        import io
-
+        present = False
+    if not present:
         body = io.BytesIO(os.urandom(mib * 1024 * 1024))
-        client.upload_fileobj(
-            body,
-            bucket,
-            key,
-            ExtraArgs={"ACL": "public-read"},
-            Config=TransferConfig(multipart_threshold=2**40),
-        )
-    listed = client.list_objects_v2(Bucket=bucket, Prefix=LIST_PREFIX).get("KeyCount", 0)
+        one_part = TransferConfig(multipart_threshold=2**40)
+        client.upload_fileobj(body, bucket, key, ExtraArgs={"ACL": "public-read"}, Config=one_part)
+    listed = client.list_objects_v2(Bucket=bucket, Prefix=prefix + LIST_PREFIX).get("KeyCount", 0)
     for i in range(listed, n_list):
-        client.put_object(Bucket=bucket, Key=f"{LIST_PREFIX}obj-{i:04d}.txt", Body=b"x", ACL="public-read")
+        client.put_object(
+            Bucket=bucket, Key=f"{prefix}{LIST_PREFIX}obj-{i:04d}.txt", Body=b"x", ACL="public-read"
+        )
 
 
 def drop_caches() -> bool:
@@ -91,14 +87,11 @@ def list_seconds(directory: Path) -> tuple[float, int]:
 
 
 def run(client: Any, bucket: str, mount: Path, prefix: str = "", mib: int = 256) -> dict[str, Any]:
-    """Measure. ``mount`` shows ``bucket/prefix``; the bench objects must be under that prefix."""
-    key = big_key(mib)
-    rel = key[len(prefix) :] if prefix and key.startswith(prefix) else key
+    """Measure. ``mount`` shows ``bucket/prefix``; ``prepare`` put the bench objects under that prefix."""
     dropped = drop_caches()
-    mount_rate, mount_bytes = read_file_mib_s(mount / rel)
-    direct_rate, direct_bytes = direct_get_mib_s(client, bucket, prefix + rel if prefix else key)
-    list_rel = LIST_PREFIX[len(prefix) :] if prefix and LIST_PREFIX.startswith(prefix) else LIST_PREFIX
-    list_s, listed = list_seconds(mount / list_rel)
+    mount_rate, mount_bytes = read_file_mib_s(mount / big_key(mib))
+    direct_rate, direct_bytes = direct_get_mib_s(client, bucket, prefix + big_key(mib))
+    list_s, listed = list_seconds(mount / LIST_PREFIX)
     if mount_bytes != direct_bytes:
         raise RuntimeError(f"read {mount_bytes} bytes through the mount but {direct_bytes} directly")
     return {
