@@ -23,18 +23,52 @@ def probe_image(host):
     return name
 
 
+# A stand-in IMDS server. socketserver, not `python3 -m http.server`: that one resolves its own address
+# (getfqdn) before listening, and there is no DNS inside the namespace.
+IMDS_SERVER = """
+import http.server, socketserver, os
+os.chdir("/tmp/imds")
+socketserver.TCPServer.allow_reuse_address = True
+server = socketserver.TCPServer(("169.254.169.254", 80), http.server.SimpleHTTPRequestHandler)
+server.serve_forever()
+"""
+
+IMDS_NETWORK = """
+set -e
+ip link del imds0 2>/dev/null || true
+ip netns del skyhub-imds 2>/dev/null || true
+ip netns add skyhub-imds
+ip link add imds0 type veth peer name imds1
+ip link set imds1 netns skyhub-imds
+ip addr add 169.254.0.1/32 dev imds0
+ip link set imds0 up
+ip route add 169.254.169.254/32 dev imds0
+ip netns exec skyhub-imds ip link set lo up
+ip netns exec skyhub-imds ip addr add 169.254.169.254/32 dev imds1
+ip netns exec skyhub-imds ip link set imds1 up
+ip netns exec skyhub-imds ip route add 169.254.0.1/32 dev imds1
+ip netns exec skyhub-imds ip route add default via 169.254.0.1 dev imds1
+mkdir -p /tmp/imds/latest
+echo meta-data-ok > /tmp/imds/latest/index.html
+"""
+
+
 @pytest.fixture(scope="module")
 def imds_listener(host):
-    """A listener at the metadata address on a dummy interface, standing in for IMDS."""
-    host.run("ip link add skyhub-imds type dummy 2>/dev/null; ip addr add 169.254.169.254/32 dev skyhub-imds")
-    host.run_expect([0], "ip link set skyhub-imds up")
+    """A listener at 169.254.169.254 in its own network namespace, reached through a veth pair, so that
+    container traffic to it is forwarded by the host exactly as on EC2 (a dummy interface would need a
+    kernel module these machines cannot load)."""
+    host.run_expect([0], IMDS_NETWORK)
+    host.run_expect([0], f"cat > /tmp/imds-serve.py <<'EOF'\n{IMDS_SERVER}\nEOF")
+    host.run_expect(
+        [0], "setsid ip netns exec skyhub-imds python3 /tmp/imds-serve.py >/tmp/imds.log 2>&1 </dev/null &"
+    )
     host.run_expect(
         [0],
-        "mkdir -p /tmp/imds/latest && echo meta-data-ok > /tmp/imds/latest/index.html && "
-        f"(cd /tmp/imds && setsid python3 -m http.server 80 --bind {IMDS} >/dev/null 2>&1 &) && sleep 1",
+        f"for i in $(seq 40); do curl -sf -m 1 http://{IMDS}/latest/ && exit 0; sleep 0.5; done; exit 1",
     )
     yield IMDS
-    host.run("pkill -f 'http.server 80' ; ip link del skyhub-imds")
+    host.run("pkill -f '[i]mds-serve.py'; ip link del imds0; ip netns del skyhub-imds")
 
 
 def test_dockerd_active_and_enabled(host):
@@ -58,23 +92,42 @@ def test_daemon_json_has_settings(host):
     assert host.check_output("docker info --format '{{.LoggingDriver}}'").strip() == "json-file"
 
 
+def _container_http_get(host, image, ip: str, port: int = 80) -> str:
+    """An HTTP GET from inside a nested container, with busybox nc (busybox wget crashes without NSS)."""
+    cmd = host.run(
+        f"printf 'GET /latest/ HTTP/1.0\\r\\n\\r\\n' | docker run --rm -i {image} nc -w 4 {ip} {port}"
+    )
+    return cmd.stdout if cmd.rc == 0 else ""
+
+
 def _container_reaches_imds(host, image) -> bool:
-    cmd = host.run(f"docker run --rm {image} wget -q -T 4 -O - http://{IMDS}/latest/")
-    return cmd.rc == 0 and "meta-data-ok" in cmd.stdout
+    return "meta-data-ok" in _container_http_get(host, image, IMDS)
 
 
 def test_host_reaches_metadata_but_container_does_not(host, probe_image, imds_listener):
     assert "meta-data-ok" in host.check_output(f"curl -s --max-time 4 http://{IMDS}/latest/")
     assert not _container_reaches_imds(host, probe_image)
+
+
+def test_without_the_rule_a_container_would_reach_metadata(host, probe_image, imds_listener):
+    """The control: the block above is the rule's doing, not a network that cannot route."""
+    host.run_expect([0], "/usr/local/sbin/skyhub-metadata-firewall remove")
+    try:
+        assert _container_reaches_imds(host, probe_image)
+    finally:
+        host.run_expect([0], "/usr/local/sbin/skyhub-metadata-firewall apply")
+    assert not _container_reaches_imds(host, probe_image)
     # the same container image reaches the host otherwise: the block is specific, not a dead network
-    gw = host.check_output("docker network inspect bridge --format '{{(index .IPAM.Config 0).Gateway}}'").strip()
-    host.run("pkill -f 'http.server 8099'")
+    gw = host.check_output(
+        "docker network inspect bridge --format '{{(index .IPAM.Config 0).Gateway}}'"
+    ).strip()
+    host.run("pkill -f '[h]ttp.server 8099'")
     host.run_expect(
         [0], f"(cd /tmp/imds && setsid python3 -m http.server 8099 --bind {gw} >/dev/null 2>&1 &) && sleep 1"
     )
-    ok = host.run(f"docker run --rm {probe_image} wget -q -T 4 -O - http://{gw}:8099/latest/")
-    host.run("pkill -f 'http.server 8099'")
-    assert "meta-data-ok" in ok.stdout
+    ok = _container_http_get(host, probe_image, gw, 8099)
+    host.run("pkill -f '[h]ttp.server 8099'")
+    assert "meta-data-ok" in ok
 
 
 def test_rule_in_docker_user_chain(host):
@@ -84,7 +137,9 @@ def test_rule_in_docker_user_chain(host):
 
 def test_rule_survives_docker_restart(host, probe_image, imds_listener):
     host.run_expect([0], "systemctl restart docker")
-    host.run_expect([0], "for i in $(seq 30); do docker info >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1")
+    host.run_expect(
+        [0], "for i in $(seq 30); do docker info >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1"
+    )
     assert host.run("/usr/local/sbin/skyhub-metadata-firewall check").rc == 0
     assert not _container_reaches_imds(host, probe_image)
 

@@ -1,0 +1,41 @@
+"""Fixtures for the appliance checks. The target is a testinfra `host` (Molecule passes its inventory;
+elsewhere `pytest tests/appliance --hosts=docker://NAME`), reached over HTTP at its own address."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from hub import HubUser  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def hub_url(host) -> str:
+    if os.environ.get("SKYHUB_HUB_URL"):
+        return os.environ["SKYHUB_HUB_URL"].rstrip("/")
+    ip = host.check_output("hostname -I").split()[0]
+    return f"http://{ip}"
+
+
+@pytest.fixture(scope="module")
+def new_user(hub_url):
+    """Make a user that signs up through the first-use login form and holds an API token."""
+    made: list[HubUser] = []
+
+    def make(prefix: str) -> HubUser:
+        user = HubUser(hub_url, f"{prefix}{secrets.token_hex(3)}", secrets.token_urlsafe(16))
+        user.login()
+        made.append(user)
+        return user
+
+    yield make
+    for user in made:
+        try:
+            user.stop()
+        except Exception:  # noqa: BLE001 - best-effort cleanup
+            pass

@@ -1,0 +1,118 @@
+"""A small client for the hub's real HTTP interfaces (login form, REST API, Jupyter contents API).
+
+Used by the appliance checks against any target: the Molecule test host or an instance booted from the
+built image. Only `requests`; no JupyterHub internals.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+import requests
+
+
+class HubError(AssertionError):
+    pass
+
+
+@dataclass
+class HubUser:
+    base: str
+    name: str
+    password: str
+    session: requests.Session = field(default_factory=requests.Session)
+    token: str = ""
+
+    # ---- login (first-use: the first login sets the password) ----
+    def login(self) -> None:
+        page = self.session.get(f"{self.base}/hub/login", timeout=30)
+        page.raise_for_status()
+        m = re.search(r'name="_xsrf"\s+value="([^"]+)"', page.text)
+        data = {"username": self.name, "password": self.password}
+        if m:
+            data["_xsrf"] = m.group(1)
+        r = self.session.post(f"{self.base}/hub/login?next=", data=data, timeout=60, allow_redirects=False)
+        if r.status_code not in (302, 303):
+            raise HubError(f"login of {self.name} failed: HTTP {r.status_code}: {r.text[:300]}")
+        xsrf = self.session.cookies.get("_xsrf")
+        headers = {"X-XSRFToken": xsrf} if xsrf else {}
+        r = self.session.post(
+            f"{self.base}/hub/api/users/{self.name}/tokens",
+            json={"note": "skyhub appliance test", "expires_in": 3600},
+            headers=headers,
+            timeout=30,
+        )
+        if r.status_code != 201:
+            raise HubError(f"token for {self.name}: HTTP {r.status_code}: {r.text[:300]}")
+        self.token = r.json()["token"]
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"token {self.token}"}
+
+    def api(self, method: str, path: str, **kw) -> requests.Response:
+        return requests.request(method, f"{self.base}/hub/api{path}", headers=self.auth, timeout=60, **kw)
+
+    # ---- the user's server ----
+    def model(self) -> dict:
+        r = self.api("GET", f"/users/{self.name}")
+        r.raise_for_status()
+        return r.json()
+
+    def start(self, options: dict | None = None, timeout: float = 180) -> float:
+        """Start the server and wait until it answers through the proxy. Returns seconds taken."""
+        t0 = time.monotonic()
+        r = self.api("POST", f"/users/{self.name}/server", json=options or {})
+        if r.status_code not in (201, 202):
+            raise HubError(f"start {self.name}: HTTP {r.status_code}: {r.text[:300]}")
+        self.wait_ready(timeout - (time.monotonic() - t0))
+        return time.monotonic() - t0
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            server = self.model().get("servers", {}).get("", {})
+            if server.get("ready"):
+                r = self.server("GET", "api/status")
+                if r.status_code == 200:
+                    return
+            elif not server.get("pending") and not server:
+                raise HubError(f"server of {self.name} is not starting (it failed or was refused)")
+            time.sleep(0.25)
+        raise HubError(f"server of {self.name} not ready after {timeout:.0f} s")
+
+    def stop(self, timeout: float = 120) -> None:
+        r = self.api("DELETE", f"/users/{self.name}/server")
+        if r.status_code not in (202, 204):
+            raise HubError(f"stop {self.name}: HTTP {r.status_code}: {r.text[:300]}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.model().get("servers"):
+                return
+            time.sleep(0.5)
+        raise HubError(f"server of {self.name} did not stop in {timeout:.0f} s")
+
+    def server(self, method: str, path: str, **kw) -> requests.Response:
+        """A request to the user's own server, through the proxy."""
+        return requests.request(
+            method, f"{self.base}/user/{self.name}/{path}", headers=self.auth, timeout=60, **kw
+        )
+
+    def write_file(self, path: str, text: str) -> None:
+        r = self.server("PUT", f"api/contents/{path}", json={"type": "file", "format": "text", "content": text})
+        if r.status_code not in (200, 201):
+            raise HubError(f"write {path}: HTTP {r.status_code}: {r.text[:300]}")
+
+    def read_file(self, path: str) -> str | None:
+        r = self.server("GET", f"api/contents/{path}?content=1&type=file&format=text")
+        if r.status_code == 404:
+            return None
+        r.raise_for_status()
+        return r.json()["content"]
+
+    def list_dir(self, path: str = "") -> list[str]:
+        r = self.server("GET", f"api/contents/{path}")
+        r.raise_for_status()
+        return [item["name"] for item in r.json()["content"]]
