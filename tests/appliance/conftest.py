@@ -3,6 +3,7 @@ elsewhere `pytest tests/appliance --hosts=docker://NAME`), reached over HTTP at 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from hub import HubUser  # noqa: E402
+from hub import HubUser
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,5 @@ def new_user(hub_url):
 
     yield make
     for user in made:
-        try:
+        with contextlib.suppress(Exception):  # best-effort cleanup
             user.stop()
-        except Exception:  # noqa: BLE001 - best-effort cleanup
-            pass

@@ -101,7 +101,8 @@ class HubUser:
         )
 
     def write_file(self, path: str, text: str) -> None:
-        r = self.server("PUT", f"api/contents/{path}", json={"type": "file", "format": "text", "content": text})
+        body = {"type": "file", "format": "text", "content": text}
+        r = self.server("PUT", f"api/contents/{path}", json=body)
         if r.status_code not in (200, 201):
             raise HubError(f"write {path}: HTTP {r.status_code}: {r.text[:300]}")
 

@@ -89,7 +89,8 @@ def test_second_user_cannot_see_first_users_files(alice, new_user):
     # nor reach the first user's server with their own credentials
     r = bob.server("GET", "api/status")
     assert r.status_code == 200
-    other = requests.get(f"{alice.base}/user/{alice.name}/api/contents/notes.txt", headers=bob.auth, timeout=30)
+    url = f"{alice.base}/user/{alice.name}/api/contents/notes.txt"
+    other = requests.get(url, headers=bob.auth, timeout=30)
     assert other.status_code in (403, 404) or "hello from skyhub" not in other.text
 
 
