@@ -45,14 +45,14 @@ def load(tmp_path: Path, *files: Path) -> dict:
 
 
 DATASETS = [{"name": "hst"}, {"name": "jwst"}]
-EXPECTED = {
-    "/srv/skyhub/data/hst": {"bind": "/data/hst", "mode": "ro,rslave"},
-    "/srv/skyhub/data/jwst": {"bind": "/data/jwst", "mode": "ro,rslave"},
-}
+# the whole root, so remounts under it propagate (rslave) into running containers
+EXPECTED = {"/srv/skyhub/data": {"bind": "/data", "mode": "ro,rslave"}}
 
 
 def test_snippet_alone(tmp_path):
     assert load(tmp_path, render(tmp_path, DATASETS)) == EXPECTED
+    text = render(tmp_path, DATASETS).read_text()
+    assert "/data/hst  <- s3://" in text and "/data/jwst  <- s3://" in text
 
 
 def test_snippet_after_one_that_assigns_volumes(tmp_path):
