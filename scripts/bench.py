@@ -115,7 +115,7 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--image", default="skyhub/astro:2026.11.0")
     args = parser.parse_args()
-    ip = sh(CONTAINER, "hostname -I").split()[0]
+    ip = sh(CONTAINER, "ip -4 -o addr show dev eth0").split()[3].split("/")[0]
     base = f"http://{ip}"
     results: dict[str, float | int | None] = {}
     spawn = spawn_times(base, args.users)

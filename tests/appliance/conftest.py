@@ -19,7 +19,8 @@ from hub import HubUser
 def hub_url(host) -> str:
     if os.environ.get("SKYHUB_HUB_URL"):
         return os.environ["SKYHUB_HUB_URL"].rstrip("/")
-    ip = host.check_output("hostname -I").split()[0]
+    # eth0: the instance's own interface (hostname -I may list the nested Docker bridge first)
+    ip = host.check_output("ip -4 -o addr show dev eth0").split()[3].split("/")[0]
     return f"http://{ip}"
 
 
