@@ -30,6 +30,15 @@ def _inspect(host, name: str) -> dict:
     return json.loads(host.check_output(f"docker inspect jupyter-{name}"))[0]
 
 
+def _cpus(host_config: dict) -> float:
+    """CPU limit in cores, however Docker was told (DockerSpawner uses quota/period)."""
+    if host_config.get("NanoCpus"):
+        return host_config["NanoCpus"] / 1e9
+    if host_config.get("CpuQuota", 0) > 0 and host_config.get("CpuPeriod"):
+        return host_config["CpuQuota"] / host_config["CpuPeriod"]
+    return 0.0
+
+
 def test_hub_api_answers_through_the_proxy(hub_url):
     r = requests.get(f"{hub_url}/hub/api", timeout=30)
     assert r.status_code == 200 and r.json()["version"].startswith("5.")
@@ -64,22 +73,26 @@ def test_container_is_locked_down(alice, host):
     info = _inspect(host, alice.name)
     hc = info["HostConfig"]
     assert hc["Memory"] > 0
-    assert hc["NanoCpus"] > 0
+    assert _cpus(hc) > 0
     assert info["Config"]["User"] not in ("", "0", "root", "0:0")
     assert "no-new-privileges:true" in (hc.get("SecurityOpt") or [])
     assert "ALL" in (hc.get("CapDrop") or [])
     mounts = [m["Source"] for m in info["Mounts"]] + [m["Destination"] for m in info["Mounts"]]
     assert not any("docker.sock" in m for m in mounts)
-    uid = host.check_output(f"docker exec jupyter-{alice.name} id -u").strip()
-    assert uid == "1000"
+    # every process of the server runs as uid 1000 (`docker top`: `docker exec` fails in nested Docker)
+    rows = host.check_output(f"docker top jupyter-{alice.name} -o pid,uid").splitlines()[1:]
+    uids = [row.split()[1] for row in rows if row.strip()]
+    assert uids and set(uids) == {"1000"}
 
 
-def test_memory_limit_matches_settings(alice, host):
+def test_memory_and_cpu_limits_match_settings(alice, host):
     cfg = yaml.safe_load(host.file("/opt/tljh/config/config.yaml").content_string)
     units = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
     mem = str(cfg["limits"]["memory"])
     expected = int(float(mem[:-1]) * units[mem[-1]])
-    assert _inspect(host, alice.name)["HostConfig"]["Memory"] == expected
+    hc = _inspect(host, alice.name)["HostConfig"]
+    assert hc["Memory"] == expected
+    assert _cpus(hc) == pytest.approx(float(cfg["limits"]["cpu"]))
 
 
 def test_second_user_cannot_see_first_users_files(alice, new_user):
