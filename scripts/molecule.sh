@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SKYHUB_HOST_IMAGE="${SKYHUB_HOST_IMAGE:-$(.venv/bin/skyhub base-image host --print-ref)}"
+export SKYHUB_PYTHON_IMAGE="${SKYHUB_PYTHON_IMAGE:-$(.venv/bin/skyhub base-image python --print-ref)}"
 export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}"
 export PY_COLORS=0
 failed=()

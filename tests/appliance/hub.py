@@ -117,3 +117,70 @@ class HubUser:
         r = self.server("GET", f"api/contents/{path}")
         r.raise_for_status()
         return [item["name"] for item in r.json()["content"]]
+
+
+def run_code(user: HubUser, code: str, timeout: float = 120) -> str:
+    """Run code in a new kernel of the user's own server (REST + the kernel websocket), as a notebook
+    would; return everything it printed. Raises HubError on an exception in the code."""
+    import json
+    import uuid
+
+    import websocket
+
+    r = user.server("POST", "api/kernels", json={"name": "python3"})
+    if r.status_code not in (200, 201):
+        raise HubError(f"kernel start for {user.name}: HTTP {r.status_code}: {r.text[:300]}")
+    kernel = r.json()["id"]
+    ws_url = user.base.replace("http://", "ws://").replace("https://", "wss://")
+    ws = websocket.create_connection(
+        f"{ws_url}/user/{user.name}/api/kernels/{kernel}/channels",
+        header=[f"Authorization: token {user.token}"],
+        timeout=timeout,
+    )
+    msg_id = uuid.uuid4().hex
+    ws.send(
+        json.dumps(
+            {
+                "header": {
+                    "msg_id": msg_id,
+                    "username": user.name,
+                    "session": uuid.uuid4().hex,
+                    "msg_type": "execute_request",
+                    "version": "5.3",
+                },
+                "parent_header": {},
+                "metadata": {},
+                "content": {
+                    "code": code,
+                    "silent": False,
+                    "store_history": False,
+                    "user_expressions": {},
+                    "allow_stdin": False,
+                },
+                "channel": "shell",
+            }
+        )
+    )
+    out: list[str] = []
+    error = None
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            msg = json.loads(ws.recv())
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                out.append(content["text"])
+            elif kind == "error":
+                error = f"{content['ename']}: {content['evalue']}"
+            elif kind == "status" and content["execution_state"] == "idle":
+                break
+        else:
+            raise HubError(f"code did not finish in {timeout:.0f} s")
+    finally:
+        ws.close()
+        user.server("DELETE", f"api/kernels/{kernel}")
+    if error:
+        raise HubError(f"code raised {error}; output: {''.join(out)[-500:]}")
+    return "".join(out)

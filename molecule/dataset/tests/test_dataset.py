@@ -107,7 +107,7 @@ def test_outage_shows_note_and_recovers_by_itself(host, probe):
     host.run_expect([0], "systemctl stop skyhub-s3-twin.service")
     try:
         # a mount that stops answering is restarted by the health check; at (re)start it cannot mount
-        host.run_expect([0], "systemctl restart skyhub-dataset@hst.service")
+        host.run_expect([0], "systemctl restart --no-block skyhub-dataset@hst.service")
         wait_for(host, f"test -f {MNT}/DATASET-UNAVAILABLE.txt", timeout=60)
         note = host.file(f"{MNT}/DATASET-UNAVAILABLE.txt").content_string
         assert "DATASET UNAVAILABLE" in note and "reappear here by themselves" in note
