@@ -44,7 +44,8 @@ unit: setup ## pytest unit tests (no Docker needed)
 molecule: base-images ## all Molecule scenarios; `make molecule S=docker` runs one
 	@$(TIER) molecule$(if $(S),-$(S)) -- bash scripts/molecule.sh $(or $(S),$(SCENARIOS))
 
-integration: engine ## integration tests against real services (moto server, Docker)
+integration: engine ## integration tests against real services (moto server, Docker, s3fs)
+	@$(BIN)/skyhub host-deps integration
 	@$(TIER) integration -- $(BIN)/pytest -q tests/integration
 
 test: ## everything CI runs: lint, unit, molecule, integration

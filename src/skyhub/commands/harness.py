@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 
 from skyhub import baseimage, engine
+from skyhub.errors import SkyhubError
 
 
 def _engine(args: argparse.Namespace) -> int:
@@ -24,7 +27,46 @@ def _base_image(args: argparse.Namespace) -> int:
     return 0
 
 
+# Debian packages the test tiers need on the controller, by tier (installed only when missing).
+HOST_PACKAGES: dict[str, tuple[str, ...]] = {
+    "integration": ("s3fs", "fuse", "curl"),
+}
+
+
+def _missing_packages(names: tuple[str, ...]) -> list[str]:
+    missing = []
+    for name in names:
+        res = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", name], capture_output=True, text=True, check=False
+        )
+        if "install ok installed" not in res.stdout:
+            missing.append(name)
+    return missing
+
+
+def _host_deps(args: argparse.Namespace) -> int:
+    wanted = tuple(dict.fromkeys(p for tier in args.tiers for p in HOST_PACKAGES.get(tier, ())))
+    missing = _missing_packages(wanted)
+    if not missing:
+        return 0
+    if os.geteuid() != 0:
+        raise SkyhubError(
+            f"missing Debian packages {' '.join(missing)}: run `sudo apt-get install {' '.join(missing)}`"
+        )
+    print(f"skyhub: installing {' '.join(missing)}", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing], check=True, env=env
+    )
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("host-deps", help="install the Debian packages a test tier needs, if missing")
+    p.add_argument("tiers", nargs="+", choices=sorted(HOST_PACKAGES), metavar="TIER")
+    p.set_defaults(func=_host_deps)
+
     p = sub.add_parser("engine", help="ensure a working Docker engine (install/start it if needed)")
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=_engine)
