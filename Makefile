@@ -59,6 +59,8 @@ test: ## everything CI runs: lint, unit, molecule, integration
 bench: base-images ## measure the appliance (spawn, memory, dataset reads); writes build/bench.json
 	@SKYHUB_HOST_IMAGE=$$($(BIN)/skyhub base-image host --print-ref) $(BIN)/molecule converge -s appliance
 	@$(PY) scripts/bench.py
+	@$(BIN)/skyhub host-deps integration
+	@$(PY) scripts/bench_dataset.py
 
 docs: setup ## regenerate docs/variables.md from roles/*/meta/argument_specs.yml
 	@$(PY) scripts/gen_docs.py
