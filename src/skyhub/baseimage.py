@@ -202,4 +202,19 @@ def build(spec: BaseSpec, force: bool = False) -> str:
         if imp.returncode != 0 or tar.returncode != 0:
             raise SkyhubError(f"docker import of {ref} failed")
     subprocess.run(["docker", "tag", ref, f"{spec.repository}:latest"], check=True)
+    prune_stale(spec, keep=ref)
     return ref
+
+
+def prune_stale(spec: BaseSpec, keep: str) -> list[str]:
+    """Remove this base's images built under older keys (best effort: one still in use stays)."""
+    out = subprocess.run(
+        ["docker", "images", spec.repository, "--format", "{{.Repository}}:{{.Tag}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    stale = [r for r in out if r not in (keep, f"{spec.repository}:latest")]
+    for ref in stale:
+        subprocess.run(["docker", "rmi", ref], capture_output=True, check=False)
+    return stale
