@@ -87,8 +87,8 @@ BASES: dict[str, BaseSpec] = {
 
 
 def _recipe() -> bytes:
-    """The build recipe that goes into the key: the build function and the apt sources it writes."""
-    return (inspect.getsource(build) + SOURCES).encode()
+    """The build recipe that goes into the key: the rootfs recipe and the apt sources it writes."""
+    return (inspect.getsource(make_rootfs) + SOURCES).encode()
 
 
 def image_exists(ref: str) -> bool:
@@ -144,6 +144,47 @@ SOURCES = (
 )
 
 
+def make_rootfs(spec: BaseSpec, root: Path, tool: str) -> None:
+    """Everything that decides the image's content (its source is part of the content key)."""
+    include = ",".join(spec.packages)
+    if tool == "mmdebstrap":
+        argv = [
+            "mmdebstrap",
+            "--variant=minbase",
+            f"--include={include}",
+            "--dpkgopt=path-exclude=/usr/share/doc/*",
+            "--dpkgopt=path-exclude=/usr/share/man/*",
+            "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+            spec.suite,
+            str(root),
+            spec.mirror,
+        ]
+    else:
+        argv = [
+            "debootstrap",
+            "--variant=minbase",
+            f"--include={include}",
+            spec.suite,
+            str(root),
+            spec.mirror,
+        ]
+    _stream(argv, f"{tool} {spec.name}")
+    (root / "etc/apt/sources.list").write_text(SOURCES.format(mirror=spec.mirror, suite=spec.suite))
+    # An image must carry no per-instance identity: systemd makes a machine-id at first boot.
+    (root / "etc/machine-id").write_text("")
+    for key in (root / "etc/ssh").glob("ssh_host_*"):
+        key.unlink()
+    shutil.rmtree(root / "var/lib/apt/lists", ignore_errors=True)
+    (root / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
+    # Like a fresh cloud image: no package lists, and nothing that says they are fresh (Ansible's
+    # apt cache_valid_time reads these mtimes).
+    (root / "var/lib/apt/periodic/update-success-stamp").unlink(missing_ok=True)
+    for stale in (root / "var/lib/apt/lists/partial", root / "var/lib/apt/lists"):
+        os.utime(stale, (0, 0))
+    for cache in (root / "var/cache/apt/archives").glob("*.deb"):
+        cache.unlink()
+
+
 def build(spec: BaseSpec, force: bool = False) -> str:
     """Ensure the image for ``spec`` exists; build it if its content key is new. Returns its ref."""
     ref = spec.ref()
@@ -153,43 +194,7 @@ def build(spec: BaseSpec, force: bool = False) -> str:
     print(f"skyhub: building base image {ref} with {tool} (Debian {spec.suite}); takes about a minute")
     with tempfile.TemporaryDirectory(prefix="skyhub-base-") as tmp:
         root = Path(tmp) / "root"
-        include = ",".join(spec.packages)
-        if tool == "mmdebstrap":
-            argv = [
-                "mmdebstrap",
-                "--variant=minbase",
-                f"--include={include}",
-                "--dpkgopt=path-exclude=/usr/share/doc/*",
-                "--dpkgopt=path-exclude=/usr/share/man/*",
-                "--dpkgopt=path-include=/usr/share/doc/*/copyright",
-                spec.suite,
-                str(root),
-                spec.mirror,
-            ]
-        else:
-            argv = [
-                "debootstrap",
-                "--variant=minbase",
-                f"--include={include}",
-                spec.suite,
-                str(root),
-                spec.mirror,
-            ]
-        _stream(argv, f"{tool} {spec.name}")
-        (root / "etc/apt/sources.list").write_text(SOURCES.format(mirror=spec.mirror, suite=spec.suite))
-        # An image must carry no per-instance identity: systemd makes a machine-id at first boot.
-        (root / "etc/machine-id").write_text("")
-        for key in (root / "etc/ssh").glob("ssh_host_*"):
-            key.unlink()
-        shutil.rmtree(root / "var/lib/apt/lists", ignore_errors=True)
-        (root / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
-        # Like a fresh cloud image: no package lists, and nothing that says they are fresh (Ansible's
-        # apt cache_valid_time reads these mtimes).
-        (root / "var/lib/apt/periodic/update-success-stamp").unlink(missing_ok=True)
-        for stale in (root / "var/lib/apt/lists/partial", root / "var/lib/apt/lists"):
-            os.utime(stale, (0, 0))
-        for cache in (root / "var/cache/apt/archives").glob("*.deb"):
-            cache.unlink()
+        make_rootfs(spec, root, tool)
         print(f"skyhub: importing {ref} into Docker")
         tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
         imp = subprocess.run(
