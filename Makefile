@@ -57,8 +57,10 @@ test: ## everything CI runs: lint, unit, molecule, integration
 	@$(PY) scripts/tier.py --report
 
 bench: base-images ## measure the appliance (spawn, memory, dataset reads); writes build/bench.json
+	@rm -f build/bench.json
 	@SKYHUB_HOST_IMAGE=$$($(BIN)/skyhub base-image host --print-ref) $(BIN)/molecule converge -s appliance
-	@$(PY) scripts/bench.py
+	@$(PY) scripts/bench.py || { $(BIN)/molecule destroy -s appliance; exit 1; }
+	@$(BIN)/molecule destroy -s appliance
 	@$(BIN)/skyhub host-deps integration
 	@$(PY) scripts/bench_dataset.py
 
