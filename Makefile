@@ -48,13 +48,15 @@ integration: engine ## integration tests against real services (moto server, Doc
 	@$(BIN)/skyhub host-deps integration
 	@$(TIER) integration -- $(BIN)/pytest -q tests/integration
 
-test: ## everything CI runs: lint, unit, molecule, integration
+test: setup ## everything CI runs: lint, unit, molecule, integration (each tier runs; fails if any failed)
 	@rm -f build/tiers.tsv
-	@$(MAKE) --no-print-directory lint
-	@$(MAKE) --no-print-directory unit
-	@$(MAKE) --no-print-directory molecule
-	@$(MAKE) --no-print-directory integration
-	@$(PY) scripts/tier.py --report
+	@failed=""; \
+	for tier in lint unit molecule integration; do \
+	  $(MAKE) --no-print-directory $$tier || failed="$$failed $$tier"; \
+	done; \
+	$(PY) scripts/tier.py --report; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED tiers:$$failed"; exit 1; fi; \
+	echo "make test: all tiers passed"
 
 bench: base-images ## measure the appliance (spawn, memory, dataset reads); writes build/bench.json
 	@rm -f build/bench.json
