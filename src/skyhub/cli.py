@@ -9,7 +9,11 @@ import sys
 from skyhub.errors import SkyhubError
 
 # Modules that define `register(subparsers)`; each adds its subcommands with set_defaults(func=...).
-COMMAND_MODULES: tuple[str, ...] = ("skyhub.commands.harness", "skyhub.commands.dataset")
+COMMAND_MODULES: tuple[str, ...] = (
+    "skyhub.commands.harness",
+    "skyhub.commands.dataset",
+    "skyhub.commands.eks",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
