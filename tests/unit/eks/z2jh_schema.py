@@ -102,7 +102,7 @@ HUB = obj(
             "templateVars",
             "serviceAccount",
             "extraPodSpec",
-        ),  # fmt: skip
+        ),
         # keys are traitlets class names; each holds that class's settings
         "config": {
             "type": "object",
@@ -178,7 +178,7 @@ SINGLEUSER = obj(
             "lifecycleHooks",
             "networkTools",
             "serviceAccountName",
-        ),  # fmt: skip
+        ),
         "cpu": obj({"limit": {"type": ["number", "null"]}, "guarantee": {"type": ["number", "null"]}}),
         "memory": obj(
             {
@@ -223,7 +223,7 @@ SCHEDULING = obj(
                     "resources",
                     "serviceAccount",
                     "extraPodSpec",
-                ),  # fmt: skip
+                ),
                 "enabled": {"type": "boolean"},
             }
         ),
@@ -263,7 +263,7 @@ SCHEMA: dict[str, Any] = {
                 "debug",
                 "rbac",
                 "global",
-            ),  # fmt: skip
+            ),
             "hub": HUB,
             "proxy": PROXY,
             "singleuser": SINGLEUSER,
