@@ -11,12 +11,11 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from eks_z2jh_schema import CHART_VERSION, SCHEMA
 from traitlets.config import Config
 
 from skyhub.eks import Z2JH_CHART_VERSION, values
 from skyhub.eks.inventory import load_vars
-
-from .z2jh_schema import CHART_VERSION, SCHEMA
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "inventories" / "examples"
