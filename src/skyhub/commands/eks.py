@@ -56,6 +56,24 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _token(args: argparse.Namespace) -> int:
+    """kubectl exec credential plugin output (kubeconfig `exec`), so no aws CLI is needed."""
+    from skyhub.eks.infra import eks_token
+
+    token = eks_token(args.cluster, args.region)
+    print(
+        json.dumps(
+            {
+                "kind": "ExecCredential",
+                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                "spec": {},
+                "status": {"token": token},
+            }
+        )
+    )
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     eks = subparsers.add_parser("eks", help="scale out to EKS with Zero to JupyterHub")
     sub = eks.add_subparsers(dest="eks_command", required=True, metavar="ACTION")
@@ -64,3 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     plan.add_argument("--values", help="also write the rendered Z2JH values to this file")
     plan.add_argument("--strict", action="store_true", help="exit 3 when a setting is not carried")
     plan.set_defaults(func=_plan)
+    token = sub.add_parser("token", help="EKS bearer token for kubectl (used by the generated kubeconfig)")
+    token.add_argument("--cluster", required=True)
+    token.add_argument("--region", required=True)
+    token.set_defaults(func=_token)

@@ -8,12 +8,14 @@ Mountpoint-for-S3 CSI drivers) are `ensure_addons`, which moto 5.2.5 does not im
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
+from botocore.signers import RequestSigner
 
 from skyhub.errors import SkyhubError
 
@@ -550,3 +552,49 @@ def destroy(spec: ClusterSpec, delete_user_volumes: bool = False) -> Result:
         volumes = []
     res.outputs = {"kept_user_volumes": volumes}
     return res
+
+
+# --- helpers for the role ----------------------------------------------------------------------------------
+
+
+def cluster_exists(spec: ClusterSpec) -> bool:
+    try:
+        Clients(spec).eks.describe_cluster(name=spec.name)
+    except ClientError as exc:
+        if _code(exc) == "ResourceNotFoundException":
+            return False
+        raise
+    return True
+
+
+def ecr_login(spec: ClusterSpec) -> dict[str, str]:
+    """{registry, username, password} for `docker login` to the account's ECR (valid 12 hours)."""
+    data = Clients(spec).ecr.get_authorization_token()["authorizationData"][0]
+    username, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+    return {
+        "registry": data["proxyEndpoint"].removeprefix("https://"),
+        "username": username,
+        "password": password,
+    }
+
+
+def eks_token(cluster: str, region: str) -> str:
+    """A Kubernetes bearer token for EKS: a presigned STS GetCallerIdentity URL naming the cluster."""
+    session = boto3.session.Session(region_name=region)
+    sts = session.client("sts", region_name=region)
+    signer = RequestSigner(
+        sts.meta.service_model.service_id, region, "sts", "v4", session.get_credentials(), session.events
+    )
+    url = signer.generate_presigned_url(
+        {
+            "method": "GET",
+            "url": f"https://sts.{region}.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15",
+            "body": {},
+            "headers": {"x-k8s-aws-id": cluster},
+            "context": {},
+        },
+        region_name=region,
+        expires_in=60,
+        operation_name="",
+    )
+    return "k8s-aws-v1." + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")

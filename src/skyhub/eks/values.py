@@ -89,6 +89,7 @@ HUB_DEFAULTS: dict[str, Any] = {
 
 # EKS-only settings (the eks role's defaults; equal to roles/eks/defaults by a unit test).
 EKS_DEFAULTS: dict[str, Any] = {
+    "eks_cluster_name": "skyhub",
     "eks_namespace": "skyhub",
     "eks_ecr_registry": "",
     "eks_ecr_repository_prefix": "skyhub",
@@ -168,7 +169,7 @@ def callback_url(v: dict[str, Any]) -> str:
 def render(hub_vars: dict[str, Any]) -> Rendered:
     """Z2JH values + manifests + parity report for one hub inventory."""
     v = effective_vars(hub_vars)
-    out = Rendered(values=_base_values(v), manifests=[])
+    out = Rendered(values=_base_values(v), manifests=[namespace_manifest(v), storage_class_manifest(v)])
     for step in (
         _auth,
         _admins,
@@ -186,6 +187,28 @@ def render(hub_vars: dict[str, Any]) -> Rendered:
     ):
         step(v, out)
     return out
+
+
+def namespace_manifest(v: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": v["eks_namespace"]}}
+
+
+def storage_class_manifest(v: dict[str, Any]) -> dict[str, Any]:
+    """gp3 home volumes: encrypted, expandable, kept when a claim is deleted, tagged for teardown/cost."""
+    tags = {"skyhub:cluster": v["eks_cluster_name"], "skyhub:volume": "user-home", **v["skyhub_tags"]}
+    params = {"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"}
+    for i, (key, value) in enumerate(sorted(tags.items()), start=1):
+        params[f"tagSpecification_{i}"] = f"{key}={value}"
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": v["eks_storage_class"]},
+        "provisioner": "ebs.csi.aws.com",
+        "reclaimPolicy": "Retain",
+        "allowVolumeExpansion": True,
+        "volumeBindingMode": "WaitForFirstConsumer",
+        "parameters": params,
+    }
 
 
 def _base_values(v: dict[str, Any]) -> dict[str, Any]:

@@ -323,7 +323,17 @@ def test_dataset_endpoint_url_is_carried() -> None:
     r = values.render(
         {"dataset_mount_datasets": [{"name": "x", "bucket": "b", "endpoint_url": "https://s3.example"}]}
     )
-    assert "endpoint-url https://s3.example" in r.manifests[0]["spec"]["mountOptions"]
+    (pv,) = [m for m in r.manifests if m["kind"] == "PersistentVolume"]
+    assert "endpoint-url https://s3.example" in pv["spec"]["mountOptions"]
+
+
+def test_home_storage_class_keeps_volumes_and_tags_them_for_teardown(team: values.Rendered) -> None:
+    (sc,) = [m for m in team.manifests if m["kind"] == "StorageClass"]
+    assert sc["metadata"]["name"] == team.values["singleuser"]["storage"]["dynamic"]["storageClass"]
+    assert sc["provisioner"] == "ebs.csi.aws.com"
+    assert sc["reclaimPolicy"] == "Retain" and sc["allowVolumeExpansion"] is True
+    tags = {v for k, v in sc["parameters"].items() if k.startswith("tagSpecification_")}
+    assert {"skyhub:cluster=skyhub", "skyhub:volume=user-home", "team=my-observatory"} <= tags
 
 
 def test_metadata_endpoint_blocked(demo: values.Rendered) -> None:
