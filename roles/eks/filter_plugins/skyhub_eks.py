@@ -29,6 +29,19 @@ def skyhub_eks_missing_tools(names: list[str]) -> list[str]:
     return [name for name in names if shutil.which(name) is None]
 
 
+def skyhub_eks_private_datasets(datasets: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """{bucket, prefix} of the datasets read with credentials (anonymous: false): the S3 CSI role's scope."""
+    return [
+        {"bucket": d["bucket"], "prefix": d.get("prefix", "")}
+        for d in datasets
+        if not d.get("anonymous", True)
+    ]
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"skyhub_eks_render": skyhub_eks_render, "skyhub_eks_missing_tools": skyhub_eks_missing_tools}
+        return {
+            "skyhub_eks_render": skyhub_eks_render,
+            "skyhub_eks_missing_tools": skyhub_eks_missing_tools,
+            "skyhub_eks_private_datasets": skyhub_eks_private_datasets,
+        }

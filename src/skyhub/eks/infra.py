@@ -414,6 +414,7 @@ def ensure(spec: ClusterSpec) -> Result:
     res.outputs = {
         "cluster_name": spec.name,
         "cluster_endpoint": cluster.get("endpoint", ""),
+        "cluster_ca": (cluster.get("certificateAuthority") or {}).get("data", ""),
         "cluster_arn": cluster["arn"],
         "oidc_issuer": issuer,
         "oidc_provider_arn": provider,
