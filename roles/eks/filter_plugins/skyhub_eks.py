@@ -9,9 +9,20 @@ from typing import Any
 from skyhub.eks import values
 
 
+def _plain(value: Any) -> Any:
+    """Ansible's lazy containers as plain dicts/lists/strings (the renderer deep-copies its input)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
 def skyhub_eks_render(hub_vars: dict[str, Any]) -> dict[str, Any]:
     """{values, manifests, report, not_carried} for the hub variables (see skyhub.eks.values)."""
-    rendered = values.render(dict(hub_vars))
+    rendered = values.render(_plain(hub_vars))
     report = [dataclasses.asdict(e) for e in rendered.report]
     loud = [f"{e.setting}: {e.note}" for e in rendered.entries(values.NOT_CARRIED)]
     changed = [f"{e.setting}: {e.note}" for e in rendered.entries(values.CHANGED)]
