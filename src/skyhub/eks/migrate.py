@@ -98,7 +98,11 @@ def _job(v: dict[str, Any], user: str, claim: str, path: str, snapshot: str) -> 
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": f"skyhub-restore-{user}", "namespace": v["eks_namespace"]},
+        "metadata": {
+            "name": f"skyhub-restore-{user}",
+            "namespace": v["eks_namespace"],
+            "labels": {"app.kubernetes.io/part-of": "skyhub-restore"},
+        },
         "spec": {
             "backoffLimit": 2,
             "template": {
