@@ -1,0 +1,144 @@
+# skyhub: one template, two sources, one playbook.
+#   amazon-ebs.aws  -> the AMI (Ubuntu 24.04 by default, Debian 12 optional)
+#   docker.local    -> the local twin: a systemd image built from the locally made Debian 12 base
+# Both run playbooks/site.yml (the same roles, the same variables), then packer/playbooks/image.yml
+# (first-boot unit + image cleanup: no secrets, keys, history, logs or machine-id in the image).
+#
+# Files: variables.pkr.hcl (inputs), this file (locals, docker source, build), aws.pkr.hcl (amazon-ebs).
+# Written for Packer 1.6.6 (Debian's) and newer. Settings 1.6.6 cannot parse live in packer/modern/, whose
+# files replace the same-named files here for Packer >= 1.7 (`skyhub build` stages that; docs/packer.md).
+
+locals {
+  # skyhub build passes repo_root (it runs Packer on a staged copy of this directory, see docs/packer.md).
+  repo_root        = var.repo_root != "" ? var.repo_root : abspath("${path.root}/..")
+  ansible_playbook = var.ansible_playbook != "" ? var.ansible_playbook : "${local.repo_root}/.venv/bin/ansible-playbook"
+
+  # Base AMI lookup by OS: owner account and name pattern of the official images.
+  aws_bases = {
+    "ubuntu-24.04" = {
+      owner       = "099720109477" # Canonical
+      name        = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"
+      ssh_user    = "ubuntu"
+      root_device = "/dev/sda1"
+    }
+    "debian-12" = {
+      owner       = "136693071363" # Debian
+      name        = "debian-12-amd64-*"
+      ssh_user    = "admin"
+      root_device = "/dev/xvda"
+    }
+  }
+  aws_base = local.aws_bases[var.aws_base_os]
+
+  image_tags = merge(var.aws_tags, {
+    Name                 = "${var.image_name}-${var.version}"
+    "skyhub:version"     = var.version
+    "skyhub:git-revision" = var.git_revision
+    "skyhub:base-os"     = var.aws_base_os
+  })
+
+  # The same ansible-playbook arguments for both sources (vars files as -e @FILE).
+  vars_args = flatten([for f in var.vars_files : ["-e", "@${f}"]])
+  verbosity = var.ansible_verbosity == "" ? [] : [var.ansible_verbosity]
+  docker_args = [
+    "-e", "ansible_connection=docker",
+    "-e", "ansible_host=${var.docker_container_name}",
+    "-e", "ansible_python_interpreter=/usr/bin/python3",
+  ]
+  ansible_env = [
+    "ANSIBLE_CONFIG=${local.repo_root}/ansible.cfg",
+    "ANSIBLE_ROLES_PATH=${local.repo_root}/roles",
+    "ANSIBLE_HOST_KEY_CHECKING=False",
+    "ANSIBLE_FORCE_COLOR=0",
+  ]
+}
+
+source "docker" "local" {
+  image  = var.docker_base_image
+  pull   = false
+  commit = true
+  # systemd as PID 1 with the flags a systemd container needs here (docs/testing.md); the builder's default
+  # `--entrypoint=/bin/sh` would leak into the committed image, so the whole command is given.
+  run_command = [
+    "-d", "-i", "-t",
+    "--name", var.docker_container_name,
+    "--hostname", "skyhub-build",
+    "--label", "org.skyhub.area=image-build",
+    "--cgroupns=host",
+    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+    "--tmpfs", "/run", "--tmpfs", "/run/lock",
+    "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN",
+    "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+    "--device", "/dev/fuse",
+    "-v", "/var/lib/docker",
+    "{{.Image}}", "/sbin/init",
+  ]
+  # docker 20.10 refuses STOPSIGNAL here: run instances with --stop-signal SIGRTMIN+3 (skyhub does).
+  changes = [
+    "CMD [\"/sbin/init\"]",
+    "ENV container=docker",
+    "LABEL org.skyhub.version=${var.version}",
+    "LABEL org.skyhub.git-revision=${var.git_revision}",
+    "LABEL org.skyhub.stop-signal=SIGRTMIN+3",
+  ]
+}
+
+build {
+  description = "skyhub hub image: the AMI and its local twin from one playbook"
+  sources     = ["source.amazon-ebs.aws", "source.docker.local"]
+
+  # 1. The hub: the same playbook and variables as any other host.
+  provisioner "ansible" {
+    command          = local.ansible_playbook
+    playbook_file    = "${local.repo_root}/${var.playbook}"
+    groups           = ["hub"]
+    host_alias       = "skyhub-image"
+    ansible_env_vars = local.ansible_env
+    extra_arguments  = concat(local.vars_args, local.verbosity, ["-e", "skyhub_image_build=true"])
+    only             = ["amazon-ebs.aws"]
+  }
+  provisioner "ansible" {
+    command          = local.ansible_playbook
+    playbook_file    = "${local.repo_root}/${var.playbook}"
+    groups           = ["hub"]
+    host_alias       = "skyhub-image"
+    ansible_env_vars = local.ansible_env
+    extra_arguments  = concat(local.docker_args, local.vars_args, local.verbosity, ["-e", "skyhub_image_build=true"])
+    only             = ["docker.local"]
+  }
+
+  # 2. Per-instance first boot + image cleanup (always last).
+  provisioner "ansible" {
+    command          = local.ansible_playbook
+    playbook_file    = "${local.repo_root}/packer/playbooks/image.yml"
+    groups           = ["hub"]
+    host_alias       = "skyhub-image"
+    ansible_env_vars = local.ansible_env
+    extra_arguments  = concat(local.vars_args, local.verbosity)
+    only             = ["amazon-ebs.aws"]
+  }
+  provisioner "ansible" {
+    command          = local.ansible_playbook
+    playbook_file    = "${local.repo_root}/packer/playbooks/image.yml"
+    groups           = ["hub"]
+    host_alias       = "skyhub-image"
+    ansible_env_vars = local.ansible_env
+    extra_arguments  = concat(local.docker_args, local.vars_args, local.verbosity)
+    only             = ["docker.local"]
+  }
+
+  post-processor "docker-tag" {
+    only       = ["docker.local"]
+    repository = var.docker_repository
+    tags       = [var.docker_tag]
+  }
+
+  post-processor "manifest" {
+    output     = "${local.repo_root}/build/packer-manifest.json"
+    strip_path = true
+    custom_data = {
+      version      = var.version
+      git_revision = var.git_revision
+    }
+  }
+}
