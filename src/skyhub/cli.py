@@ -13,6 +13,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "skyhub.commands.harness",
     "skyhub.commands.dataset",
     "skyhub.commands.eks",
+    "skyhub.commands.build",
 )
 
 
