@@ -188,7 +188,8 @@ def build(req: BuildRequest) -> dict:
     record.update(duration_s=round(time.monotonic() - start, 1), cached=False, artifact_id=artifact)
     if req.target == "local":
         record["image_id"] = image_id(record["image"]) or artifact
-        subprocess.run(["docker", "tag", record["image"], f"{LOCAL_REPOSITORY}:latest"], check=False)
+        latest = record["image"].rsplit(":", 1)[0] + ":latest"
+        subprocess.run(["docker", "tag", record["image"], latest], check=False)
     else:
         amis = amis_from_artifact(artifact)
         record["amis"] = amis
