@@ -127,6 +127,17 @@ build {
     only             = ["docker.local"]
   }
 
+  # 3. What the plays themselves leave behind (Ansible's own directories) and Packer's temporary SSH key
+  #    (amazon-ebs); cloud-init installs the instance owner's key at first boot.
+  provisioner "shell" {
+    execute_command = "sudo -n sh -c '{{ .Vars }} {{ .Path }}' || sh -c '{{ .Vars }} {{ .Path }}'"
+    inline = [
+      "rm -rf /root/.ansible /home/*/.ansible /root/.cache",
+      "rm -f /root/.ssh/authorized_keys /home/*/.ssh/authorized_keys",
+      "find /tmp /var/tmp -mindepth 1 -maxdepth 1 ! -name 'script_*' -exec rm -rf {} +",
+    ]
+  }
+
   post-processor "docker-tag" {
     only       = ["docker.local"]
     repository = var.docker_repository

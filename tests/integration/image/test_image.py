@@ -1,0 +1,137 @@
+"""The image built by Packer's docker source: per-instance identity, nothing secret in the image, restarts.
+
+Runs against the image `skyhub build --target local` makes (see conftest.py for the playbook used)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import tarfile
+import time
+
+import pytest
+from conftest import REPO, RUN_FLAGS, docker, has_hub, in_instance, wait_first_boot, wait_hub
+
+pytestmark = pytest.mark.integration
+
+IDENTITY = (
+    "/opt/tljh/state/jupyterhub_cookie_secret",
+    "/opt/tljh/state/traefik-api.secret",
+    "/etc/ssh/ssh_host_ed25519_key",
+    "/etc/ssh/ssh_host_rsa_key",
+    "/etc/machine-id",
+)
+
+
+def identity(name: str) -> dict[str, str]:
+    out = in_instance(name, "sha256sum " + " ".join(IDENTITY))
+    return {line.split()[1]: line.split()[0] for line in out.splitlines()}
+
+
+@pytest.fixture(scope="module")
+def two(instances) -> tuple[str, str]:
+    return instances("a"), instances("b")
+
+
+def test_two_instances_have_their_own_secrets_keys_and_machine_id(two):
+    a, b = (identity(n) for n in two)
+    assert set(a) == set(IDENTITY)
+    for path in IDENTITY:
+        assert a[path] != b[path], f"{path} is the same on two instances"
+
+
+def test_secrets_are_private(two):
+    modes = in_instance(
+        two[0],
+        "stat -c '%a %U' /opt/tljh/state/jupyterhub_cookie_secret "
+        "/opt/tljh/state/traefik-api.secret /etc/ssh/ssh_host_ed25519_key",
+    )
+    assert modes.split("\n")[:3] == ["600 root"] * 3
+
+
+@pytest.fixture(scope="module")
+def image_files(built_image) -> dict[str, tarfile.TarInfo]:
+    """The image's filesystem, read from `docker export` of a created (never started) container."""
+    name = "skyhub-image-scan"
+    docker("rm", "-f", name, check=False)
+    docker("create", "--name", name, "--label", "org.skyhub.area=image-test", built_image["image"])
+    try:
+        data = subprocess.run(["docker", "export", name], capture_output=True, check=True).stdout
+    finally:
+        docker("rm", "-f", name, check=False)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return {"/" + m.name.lstrip("./"): m for m in tar.getmembers()}
+
+
+def test_image_holds_no_secrets_keys_or_history(image_files):
+    paths = list(image_files)
+    forbidden = [
+        p
+        for p in paths
+        if p.startswith("/etc/ssh/ssh_host_")
+        or p.endswith(("/jupyterhub_cookie_secret", "/traefik-api.secret", "/jupyterhub.sqlite"))
+        or p.endswith(("/.bash_history", "/.python_history", "/.lesshst", "/.viminfo"))
+        or p.startswith(("/var/lib/cloud/instance", "/root/.ansible", "/var/log/journal/"))
+        or p.endswith("/.ssh/authorized_keys")
+        or p == "/var/lib/skyhub/first-boot.done"
+    ]
+    assert forbidden == []
+
+
+def test_image_machine_id_is_empty_and_logs_and_apt_lists_are_clean(image_files):
+    assert image_files["/etc/machine-id"].size == 0
+    logs = [p for p, m in image_files.items() if p.startswith("/var/log/") and m.isfile()]
+    assert [p for p in logs if image_files[p].size > 0] == []
+    lists = [p for p in image_files if p.startswith("/var/lib/apt/lists/") and p.endswith("_Packages")]
+    assert lists == []
+
+
+def test_image_has_the_first_boot_unit_enabled(image_files):
+    assert "/etc/systemd/system/skyhub-first-boot.service" in image_files
+    assert "/etc/systemd/system/multi-user.target.wants/skyhub-first-boot.service" in image_files
+
+
+def test_stop_and_start_keeps_homes_and_secrets_and_comes_back(instances):
+    name = instances("restart")
+    in_instance(name, "mkdir -p /srv/skyhub/home/alice && echo kept > /srv/skyhub/home/alice/note.txt")
+    before = identity(name)
+    docker("stop", "-t", "30", name)
+    docker("start", name)
+    wait_first_boot(name)
+    assert in_instance(name, "cat /srv/skyhub/home/alice/note.txt").strip() == "kept"
+    after = identity(name)
+    for path in IDENTITY[:3]:
+        assert after[path] == before[path], f"{path} changed across a restart of the same instance"
+    if has_hub(name):
+        wait_hub(name)
+
+
+def test_boot_to_ready(built_image):
+    """Container start -> hub API answers (or, for a hub-less development image, first boot finished)."""
+    name = f"skyhub-image-boot-{int(time.time())}"
+    t0 = time.monotonic()
+    docker("run", "-d", "--name", name, *RUN_FLAGS, "-v", "/var/lib/docker", built_image["image"])
+    try:
+        wait_first_boot(name)
+        hub = has_hub(name)
+        if hub:
+            wait_hub(name)
+        seconds = round(time.monotonic() - t0, 1)
+    finally:
+        docker("rm", "-f", "-v", name, check=False)
+    out = REPO / "build" / "image-boot.json"
+    out.write_text(json.dumps({"boot_to_ready_s": seconds, "hub": hub, "image": built_image["image"]}) + "\n")
+    assert seconds <= (60 if hub else 30)
+
+
+def test_appliance_checks_pass_on_the_booted_image(instances):
+    name = instances("appliance")
+    if not has_hub(name):
+        pytest.skip("image built without the hub (SKYHUB_IMAGE_PLAYBOOK=playbooks/site.yml builds it)")
+    wait_hub(name)
+    res = subprocess.run(
+        [str(REPO / ".venv/bin/pytest"), "-q", "tests/appliance", f"--hosts=docker://{name}"],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout[-4000:]
