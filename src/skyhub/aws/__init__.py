@@ -1,0 +1,1 @@
+"""AWS helpers for the single-instance deployment (playbooks/aws.yml): IAM policy, budgets, teardown."""
