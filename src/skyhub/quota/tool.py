@@ -1,0 +1,694 @@
+#!/usr/bin/env python3
+"""skyhub-quota: per-user storage quotas (XFS project quotas) on the home volume, and usage reports.
+
+    skyhub-quota set USER SIZE      give one user a quota (remembered; wins over the inventory sizes)
+    skyhub-quota apply [--user U]   apply the configured sizes to every home (run by a path unit + timer)
+    skyhub-quota report [--json]    used / quota / percent, memory and CPU limits, warning flag, last backup
+    skyhub-quota check              say whether quotas can be enforced here, and if not why and how to fix
+
+Each home `<home_root>/<user>` is an XFS project. Project ids are allocated once per user from a mapping
+kept in /etc/projid (`skyhub-<user>:<id>`) and /etc/projects (`<id>:<path>`): the next id above every id
+ever used, never reused. Where the kernel or filesystem cannot enforce project quotas, every command says
+so (what, why, how to fix) and usage is still measured by walking the tree; nothing pretends.
+Standard library only: it runs with the system python3 on the instance (the quotas role installs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG = "/etc/skyhub/quotas.json"
+PROJECT_PREFIX = "skyhub-"
+NOTICE_NAME = "QUOTA-WARNING.txt"
+EXIT_USAGE = 2
+EXIT_NOT_ENFORCED = 3
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4, "P": 1024**5}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:I?B)?\s*$", re.IGNORECASE)
+
+DEFAULTS: dict[str, Any] = {
+    "home_root": "/srv/skyhub/home",
+    "default_size": "10G",
+    "user_sizes": {},
+    "group_sizes": {},
+    "warn_percent": 90,
+    "hub_db": "/opt/tljh/state/jupyterhub.sqlite",
+    "limits_file": "/etc/skyhub/spawner-limits.json",
+    "backup_state_file": "/var/lib/skyhub/backup/state.json",
+    "state_file": "/var/lib/skyhub/quota/state.json",
+    "projid_file": "/etc/projid",
+    "projects_file": "/etc/projects",
+    "first_project_id": 10000,
+    "notice_name": NOTICE_NAME,
+}
+
+
+class QuotaError(Exception):
+    """A problem the operator can act on; printed without a traceback."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+# ---------------------------------------------------------------------------------------------- sizes
+
+
+def parse_size(text: str | int) -> int:
+    """'10G' -> bytes. Binary units (K, M, G, T, P; optional 'iB'/'B'), plain numbers are bytes."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        value = text
+    else:
+        match = _SIZE_RE.match(str(text))
+        if not match:
+            raise QuotaError(
+                f"bad size {text!r}: use a number with an optional binary unit, e.g. 500M, 10G, 1.5T",
+                EXIT_USAGE,
+            )
+        value = int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+    if value <= 0:
+        raise QuotaError(f"bad size {text!r}: a quota must be larger than zero", EXIT_USAGE)
+    return value
+
+
+def format_size(num: int | None) -> str:
+    """Bytes -> '1.5G' style (binary units), '-' for None."""
+    if num is None:
+        return "-"
+    value = float(num)
+    for unit in ("B", "K", "M", "G", "T"):
+        if abs(value) < 1024 or unit == "T":
+            return f"{int(value)}{unit}" if unit == "B" else f"{value:.1f}{unit}"
+        value /= 1024
+    return f"{value:.1f}P"  # pragma: no cover
+
+
+# --------------------------------------------------------------------------------------------- config
+
+
+def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    cfg = dict(DEFAULTS)
+    p = Path(path)
+    if p.exists():
+        try:
+            cfg.update(json.loads(p.read_text()))
+        except (OSError, ValueError) as exc:
+            raise QuotaError(f"cannot read the settings {p}: {exc}") from exc
+    elif str(path) != DEFAULT_CONFIG:
+        raise QuotaError(f"settings file {p} does not exist (the quotas role writes {DEFAULT_CONFIG})")
+    for name, size in [("default_size", cfg["default_size"])] + [
+        (f"user_sizes[{k}]", v) for k, v in cfg["user_sizes"].items()
+    ]:
+        try:
+            parse_size(size)
+        except QuotaError as exc:
+            raise QuotaError(f"{p}: {name}: {exc}", EXIT_USAGE) from exc
+    return cfg
+
+
+def _read_json(path: str, default: Any) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return default
+    except (OSError, ValueError) as exc:
+        print(f"skyhub-quota: warning: cannot read {path}: {exc}", file=sys.stderr)
+        return default
+
+
+def _write_atomic(path: str | Path, text: str, mode: int = 0o644) -> None:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp")
+    tmp.write_text(text)
+    tmp.chmod(mode)
+    os.replace(tmp, p)
+
+
+# ------------------------------------------------------------------------------------- users, groups
+
+
+def home_users(home_root: str) -> list[str]:
+    """Directories directly under the home root that look like user homes (dot-dirs are ours)."""
+    root = Path(home_root)
+    if not root.is_dir():
+        return []
+    return sorted(
+        e.name
+        for e in os.scandir(root)
+        if e.is_dir(follow_symlinks=False) and not e.name.startswith(".") and USERNAME_RE.match(e.name)
+    )
+
+
+def hub_memberships(hub_db: str) -> tuple[set[str], dict[str, list[str]]]:
+    """(users known to the hub, {user: [groups]}) from the hub database, opened read-only."""
+    if not Path(hub_db).exists():
+        return set(), {}
+    try:
+        con = sqlite3.connect(f"file:{hub_db}?mode=ro", uri=True, timeout=5)
+        try:
+            users = {row[0] for row in con.execute("SELECT name FROM users")}
+            groups: dict[str, list[str]] = {}
+            rows = con.execute(
+                "SELECT u.name, g.name FROM users u JOIN user_group_map m ON m.user_id = u.id "
+                "JOIN groups g ON g.id = m.group_id ORDER BY g.name"
+            )
+            for user, group in rows:
+                groups.setdefault(user, []).append(group)
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        print(f"skyhub-quota: warning: cannot read the hub database {hub_db}: {exc}", file=sys.stderr)
+        return set(), {}
+    return users, groups
+
+
+def effective_size(
+    cfg: dict[str, Any], overrides: dict[str, str], user: str, groups: list[str]
+) -> tuple[int, str]:
+    """(bytes, where it came from): `set` override > user size > largest group size > default."""
+    if user in overrides:
+        return parse_size(overrides[user]), "set"
+    if user in cfg["user_sizes"]:
+        return parse_size(cfg["user_sizes"][user]), "user"
+    sized = [(parse_size(cfg["group_sizes"][g]), g) for g in groups if g in cfg["group_sizes"]]
+    if sized:
+        size, group = max(sized)
+        return size, f"group:{group}"
+    return parse_size(cfg["default_size"]), "default"
+
+
+def _mem_bytes(value: Any) -> float:
+    try:
+        return float(parse_size(str(value)))
+    except QuotaError:
+        return 0.0
+
+
+def effective_limits(limits: dict[str, Any], user: str, groups: list[str]) -> dict[str, Any]:
+    """Memory/CPU limits as the spawner applies them: user > largest of the user's groups > default."""
+    result = dict(limits.get("default") or {})
+    group_limits = [limits.get("groups", {}).get(g) or {} for g in groups]
+    mems = [g["mem_limit"] for g in group_limits if g.get("mem_limit")]
+    cpus = [float(g["cpu_limit"]) for g in group_limits if g.get("cpu_limit")]
+    if mems:
+        result["mem_limit"] = max(mems, key=_mem_bytes)
+    if cpus:
+        result["cpu_limit"] = max(cpus)
+    result.update({k: v for k, v in (limits.get("users", {}).get(user) or {}).items() if v})
+    return {"mem_limit": result.get("mem_limit"), "cpu_limit": result.get("cpu_limit")}
+
+
+# -------------------------------------------------------------------------------------- project ids
+
+
+class ProjectMap:
+    """The persistent user -> project id mapping (/etc/projid + /etc/projects + a high-water mark).
+
+    Ids are allocated once: the next id above every id that appears in /etc/projid and above the highest
+    id this tool ever handed out, so ids of removed users are never given to someone else.
+    """
+
+    def __init__(self, cfg: dict[str, Any], state: dict[str, Any]) -> None:
+        self.projid_file = Path(cfg["projid_file"])
+        self.projects_file = Path(cfg["projects_file"])
+        self.home_root = cfg["home_root"]
+        self.first_id = int(cfg["first_project_id"])
+        self.state = state
+        self.names: dict[str, int] = {}
+        self.other_lines: list[str] = []
+        self._load()
+
+    def _load(self) -> None:
+        if not self.projid_file.exists():
+            return
+        for line in self.projid_file.read_text().splitlines():
+            name, sep, num = line.strip().partition(":")
+            if sep and num.strip().isdigit():
+                self.names[name] = int(num)
+
+    def id_for(self, user: str) -> int | None:
+        return self.names.get(PROJECT_PREFIX + user)
+
+    def ensure(self, user: str) -> int:
+        existing = self.id_for(user)
+        if existing is not None:
+            return existing
+        used = set(self.names.values())
+        candidate = max([self.first_id - 1, int(self.state.get("highest_project_id", 0)), *used]) + 1
+        while candidate in used:  # pragma: no cover - max() already excludes this
+            candidate += 1
+        self.names[PROJECT_PREFIX + user] = candidate
+        self.state["highest_project_id"] = candidate
+        self._save()
+        return candidate
+
+    def _save(self) -> None:
+        ours = {n: i for n, i in self.names.items() if n.startswith(PROJECT_PREFIX)}
+        foreign_projid = [
+            line
+            for line in (self.projid_file.read_text().splitlines() if self.projid_file.exists() else [])
+            if line.strip() and not line.startswith(PROJECT_PREFIX)
+        ]
+        foreign_projects = [
+            line
+            for line in (self.projects_file.read_text().splitlines() if self.projects_file.exists() else [])
+            if line.strip() and not _is_our_project_line(line, ours)
+        ]
+        projid = foreign_projid + [f"{n}:{i}" for n, i in sorted(ours.items(), key=lambda kv: kv[1])]
+        projects = foreign_projects + [
+            f"{i}:{Path(self.home_root) / n[len(PROJECT_PREFIX) :]}"
+            for n, i in sorted(ours.items(), key=lambda kv: kv[1])
+        ]
+        _write_atomic(self.projid_file, "\n".join(projid) + "\n")
+        _write_atomic(self.projects_file, "\n".join(projects) + "\n")
+
+
+def _is_our_project_line(line: str, ours: dict[str, int]) -> bool:
+    num = line.partition(":")[0].strip()
+    return num.isdigit() and int(num) in set(ours.values())
+
+
+# -------------------------------------------------------------------------------------- enforcement
+
+
+@dataclass
+class Enforcement:
+    available: bool
+    mountpoint: str
+    fstype: str
+    device: str
+    what: str = ""
+    why: str = ""
+    fix: str = ""
+
+    def explain(self) -> str:
+        if self.available:
+            return f"enforced: XFS project quotas on {self.mountpoint} ({self.device})"
+        return f"NOT ENFORCED: {self.what}. Why: {self.why}. Fix: {self.fix}"
+
+
+def find_mount(path: str, mountinfo: str = "/proc/self/mountinfo") -> tuple[str, str, str, set[str]]:
+    """(mountpoint, fstype, device, options) of the filesystem holding path."""
+    target = os.path.realpath(path)
+    best: tuple[str, str, str, set[str]] = ("/", "unknown", "unknown", set())
+    try:
+        lines = Path(mountinfo).read_text().splitlines()
+    except OSError:
+        return best
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        fields, rfields = left.split(), right.split()
+        if len(fields) < 6 or len(rfields) < 3:
+            continue
+        mnt = fields[4].replace("\\040", " ")
+        if (target == mnt or target.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best[0]):
+            opts = set(fields[5].split(",")) | set(rfields[2].split(","))
+            best = (mnt, rfields[0], rfields[1], opts)
+    return best
+
+
+def detect_enforcement(home_root: str, mountinfo: str = "/proc/self/mountinfo") -> Enforcement:
+    mnt, fstype, device, opts = find_mount(home_root, mountinfo)
+    enf = Enforcement(False, mnt, fstype, device)
+    how_volume = (
+        "put the homes on their own XFS volume mounted with prjquota (set quotas_device to a blank device "
+        "and quotas_format_device: true, or add `<device> "
+        f"{home_root} xfs defaults,prjquota 0 2` to /etc/fstab and mount it)"
+    )
+    if not Path(home_root).is_dir():
+        enf.what = f"home root {home_root} does not exist"
+        enf.why = "there is nothing to put quotas on yet"
+        enf.fix = "run the base role (it creates base_home_root) or create the directory"
+    elif fstype != "xfs":
+        enf.what = f"quotas are not enforced on {home_root}"
+        enf.why = (
+            f"it is on the {fstype} filesystem (mount {mnt}, {device}); per-user limits need XFS project "
+            "quotas because every container runs as uid 1000"
+        )
+        enf.fix = how_volume + "; the kernel must have CONFIG_XFS_QUOTA (Debian's kernels do)"
+    elif not opts & {"prjquota", "pquota", "pqnoenforce", "prjnoenforce"}:
+        enf.what = f"quotas are not enforced on {home_root}"
+        enf.why = f"the XFS filesystem {device} at {mnt} is mounted without project quota accounting"
+        enf.fix = (
+            f"add prjquota to its mount options in /etc/fstab and mount it again (umount {mnt} && mount "
+            f"{mnt}; for the root filesystem add rootflags=prjquota to the kernel command line and reboot)"
+        )
+    elif opts & {"pqnoenforce", "prjnoenforce"}:
+        enf.what = f"project quotas on {mnt} are accounted but not enforced"
+        enf.why = "the filesystem is mounted with pqnoenforce"
+        enf.fix = f"mount {mnt} with prjquota instead of pqnoenforce"
+    elif not shutil.which("xfs_quota"):
+        enf.what = "quotas cannot be set"
+        enf.why = "the xfs_quota program (Debian package xfsprogs) is not installed"
+        enf.fix = "apt-get install xfsprogs (the quotas role does this)"
+    else:
+        enf.available = True
+    return enf
+
+
+def _xfs_quota(mountpoint: str, command: str) -> str:
+    res = subprocess.run(
+        ["xfs_quota", "-x", "-c", command, mountpoint], capture_output=True, text=True, check=False
+    )
+    if res.returncode != 0 or "rror" in res.stderr:
+        raise QuotaError(f"xfs_quota -x -c {command!r} {mountpoint} failed: {res.stderr.strip()}")
+    return res.stdout
+
+
+def _current_project(path: Path) -> int | None:
+    res = subprocess.run(
+        ["xfs_io", "-r", "-c", "lsproj", str(path)], capture_output=True, text=True, check=False
+    )
+    match = re.search(r"projid\s*=\s*(\d+)", res.stdout)
+    return int(match.group(1)) if match else None
+
+
+def xfs_set(enf: Enforcement, home: Path, project_id: int, size: int) -> None:
+    if _current_project(home) != project_id:
+        _xfs_quota(enf.mountpoint, f"project -s -p {home} {project_id}")
+    kib = max(1, size // 1024)
+    _xfs_quota(enf.mountpoint, f"limit -p bsoft={kib}k bhard={kib}k {project_id}")
+
+
+def xfs_usage(enf: Enforcement) -> dict[int, tuple[int, int]]:
+    """{project id: (used bytes, hard limit bytes)} from xfs_quota's report."""
+    out = _xfs_quota(enf.mountpoint, "report -p -b -N -n")
+    usage: dict[int, tuple[int, int]] = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[0].lstrip("#").isdigit():
+            usage[int(parts[0].lstrip("#"))] = (int(parts[1]) * 1024, int(parts[3]) * 1024)
+    return usage
+
+
+def tree_usage(path: Path) -> int:
+    """Disk usage like `du -s` (allocated blocks, hard links counted once, one filesystem)."""
+    total, seen = 0, set()
+    try:
+        root_dev = path.lstat().st_dev
+    except OSError:
+        return 0
+    stack = [str(path)]
+    while stack:
+        current = stack.pop()
+        try:
+            st = os.lstat(current)
+        except OSError:
+            continue
+        if st.st_dev != root_dev:
+            continue
+        if st.st_nlink > 1 and not os.path.isdir(current):
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+        total += st.st_blocks * 512
+        if os.path.isdir(current) and not os.path.islink(current):
+            try:
+                stack.extend(e.path for e in os.scandir(current))
+            except OSError:
+                continue
+    return total
+
+
+# ------------------------------------------------------------------------------------------ the work
+
+
+@dataclass
+class UserRow:
+    user: str
+    used: int
+    quota: int
+    source: str
+    percent: float
+    warn: bool
+    project_id: int | None
+    mem_limit: Any
+    cpu_limit: Any
+    last_backup: str | None
+    home: str
+
+
+@dataclass
+class Report:
+    enforcement: Enforcement
+    warn_percent: float
+    users: list[UserRow] = field(default_factory=list)
+    backup: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "enforced": self.enforcement.available,
+            "enforcement": asdict(self.enforcement),
+            "warn_percent": self.warn_percent,
+            "backup": self.backup,
+            "users": [asdict(u) for u in self.users],
+        }
+
+
+class Quotas:
+    def __init__(self, cfg: dict[str, Any], mountinfo: str = "/proc/self/mountinfo") -> None:
+        self.cfg = cfg
+        self.state: dict[str, Any] = _read_json(cfg["state_file"], {}) or {}
+        self.state.setdefault("overrides", {})
+        self.projects = ProjectMap(cfg, self.state)
+        self.enf = detect_enforcement(cfg["home_root"], mountinfo)
+        self.hub_users, self.groups = hub_memberships(cfg["hub_db"])
+
+    def save_state(self) -> None:
+        _write_atomic(self.cfg["state_file"], json.dumps(self.state, indent=2, sort_keys=True) + "\n")
+
+    def home(self, user: str) -> Path:
+        return Path(self.cfg["home_root"]) / user
+
+    def size_of(self, user: str) -> tuple[int, str]:
+        return effective_size(self.cfg, self.state["overrides"], user, self.groups.get(user, []))
+
+    def set_user(self, user: str, size_text: str) -> tuple[int, bool]:
+        size = parse_size(size_text)
+        if not USERNAME_RE.match(user):
+            raise QuotaError(f"bad user name {user!r}", EXIT_USAGE)
+        if not self.home(user).is_dir() and user not in self.hub_users:
+            raise QuotaError(
+                f"unknown user {user!r}: no home {self.home(user)} and not in the hub database "
+                f"{self.cfg['hub_db']}",
+                EXIT_USAGE,
+            )
+        self.state["overrides"][user] = size_text.strip()
+        self.projects.ensure(user)
+        self.save_state()
+        return size, self.apply_user(user)
+
+    def apply_user(self, user: str) -> bool:
+        """Give a user's home its project and limit. True when the limit is enforced."""
+        home = self.home(user)
+        if not home.is_dir():
+            return False
+        project_id = self.projects.ensure(user)
+        if not self.enf.available:
+            return False
+        size, _ = self.size_of(user)
+        xfs_set(self.enf, home, project_id, size)
+        return True
+
+    def apply(self, only: str | None = None) -> list[str]:
+        users = [only] if only else home_users(self.cfg["home_root"])
+        done = [u for u in users if self.apply_user(u)]
+        self.save_state()
+        self.update_notices(self.build_report(users))
+        return done
+
+    def build_report(self, users: list[str] | None = None) -> Report:
+        users = users if users is not None else home_users(self.cfg["home_root"])
+        limits = _read_json(self.cfg["limits_file"], {}) or {}
+        backup = _read_json(self.cfg["backup_state_file"], {}) or {}
+        warn = float(self.cfg["warn_percent"])
+        xfs = xfs_usage(self.enf) if self.enf.available else {}
+        report = Report(self.enf, warn, backup=backup)
+        for user in users:
+            size, source = self.size_of(user)
+            pid = self.projects.id_for(user)
+            used = xfs[pid][0] if pid is not None and pid in xfs else tree_usage(self.home(user))
+            percent = round(100.0 * used / size, 1)
+            lim = effective_limits(limits, user, self.groups.get(user, []))
+            in_backup = user in (backup.get("users") or [])
+            report.users.append(
+                UserRow(
+                    user=user,
+                    used=used,
+                    quota=size,
+                    source=source,
+                    percent=percent,
+                    warn=percent >= warn,
+                    project_id=pid,
+                    mem_limit=lim["mem_limit"],
+                    cpu_limit=lim["cpu_limit"],
+                    last_backup=backup.get("last_success") if in_backup else None,
+                    home=str(self.home(user)),
+                )
+            )
+        return report
+
+    def update_notices(self, report: Report) -> None:
+        """Put a notice in the homes of users over the warning threshold; remove it when back under."""
+        for row in report.users:
+            notice = Path(row.home) / self.cfg["notice_name"]
+            if row.warn:
+                _write_notice(notice, row, report)
+            elif notice.exists():
+                notice.unlink()
+
+
+def _write_notice(notice: Path, row: UserRow, report: Report) -> None:
+    text = (
+        f"Your home directory is {row.percent:.0f}% full: {format_size(row.used)} of "
+        f"{format_size(row.quota)}.\n"
+        "When it is full, saving notebooks and files fails with 'Disk quota exceeded'.\n"
+        "Delete files you no longer need (or ask an administrator for more space).\n"
+        "This notice disappears once you are back under "
+        f"{report.warn_percent:.0f}%.\n"
+    )
+    if notice.exists() and notice.read_text() == text:
+        return
+    try:
+        notice.write_text(text)
+        st = notice.parent.stat()
+        os.chown(notice, st.st_uid, st.st_gid)
+    except OSError as exc:
+        print(f"skyhub-quota: warning: cannot write {notice}: {exc}", file=sys.stderr)
+
+
+# -------------------------------------------------------------------------------------------- output
+
+
+def format_report(report: Report) -> str:
+    enf = report.enforcement
+    lines = [f"Quotas: {enf.explain()}"]
+    if not enf.available:
+        lines.append("        usage below is measured by walking each home; limits are NOT enforced")
+    backup = report.backup
+    if backup:
+        status = backup.get("last_status", "unknown")
+        lines.append(
+            f"Backups: last success {backup.get('last_success') or 'never'}, last run {status}"
+            + (f" ({backup.get('last_error')})" if status != "ok" and backup.get("last_error") else "")
+            + (
+                f", repository {format_size(backup['repository_size'])}"
+                if backup.get("repository_size")
+                else ""
+            )
+        )
+    else:
+        lines.append("Backups: no backup has run on this host")
+    header = ("USER", "USED", "QUOTA", "USE%", "FROM", "MEM", "CPU", "LAST BACKUP", "")
+    rows = [header]
+    for u in report.users:
+        rows.append(
+            (
+                u.user,
+                format_size(u.used),
+                format_size(u.quota),
+                f"{u.percent:.1f}%",
+                u.source,
+                str(u.mem_limit or "-"),
+                "-" if u.cpu_limit is None else f"{float(u.cpu_limit):g}",
+                u.last_backup or "never",
+                f"WARN >= {report.warn_percent:g}%" if u.warn else "",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines.append("")
+    for r in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    if not report.users:
+        lines.append("(no user homes yet)")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------- CLI
+
+
+def _cmd_set(q: Quotas, args: argparse.Namespace) -> int:
+    size, enforced = q.set_user(args.user, args.size)
+    if enforced:
+        pid = q.projects.id_for(args.user)
+        print(f"skyhub-quota: {args.user}: quota {format_size(size)} enforced (project {pid})")
+        return 0
+    if not q.home(args.user).is_dir():
+        print(f"skyhub-quota: {args.user}: quota {format_size(size)} recorded; applied when the home appears")
+        return 0 if q.enf.available else _not_enforced(q)
+    print(f"skyhub-quota: {args.user}: quota {format_size(size)} recorded but", file=sys.stderr)
+    return _not_enforced(q)
+
+
+def _not_enforced(q: Quotas) -> int:
+    print(f"skyhub-quota: {q.enf.explain()}", file=sys.stderr)
+    return EXIT_NOT_ENFORCED
+
+
+def _cmd_apply(q: Quotas, args: argparse.Namespace) -> int:
+    done = q.apply(args.user)
+    if q.enf.available:
+        print(f"skyhub-quota: quotas enforced on {len(done)} home(s)")
+        return 0
+    print(f"skyhub-quota: {q.enf.explain()}", file=sys.stderr)
+    return EXIT_NOT_ENFORCED if args.strict else 0
+
+
+def _cmd_report(q: Quotas, args: argparse.Namespace) -> int:
+    report = q.build_report()
+    print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
+    return 0
+
+
+def _cmd_check(q: Quotas, args: argparse.Namespace) -> int:
+    print(f"skyhub-quota: {q.enf.explain()}")
+    return 0 if q.enf.available else EXIT_NOT_ENFORCED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="skyhub-quota", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"settings file (default {DEFAULT_CONFIG})")
+    parser.add_argument("--mountinfo", default="/proc/self/mountinfo", help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("set", help="give USER a quota of SIZE (e.g. 20G); remembered across `apply`")
+    p.add_argument("user")
+    p.add_argument("size")
+    p.set_defaults(func=_cmd_set)
+    p = sub.add_parser("apply", help="apply the configured sizes to every home (and refresh notices)")
+    p.add_argument("--user", help="only this user")
+    p.add_argument("--strict", action="store_true", help="exit 3 when quotas cannot be enforced here")
+    p.set_defaults(func=_cmd_apply)
+    p = sub.add_parser("report", help="usage, quota, limits and backup status per user")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_report)
+    p = sub.add_parser("check", help="can quotas be enforced here? (exit 3 when not)")
+    p.set_defaults(func=_cmd_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        quotas = Quotas(load_config(args.config), args.mountinfo)
+        return int(args.func(quotas, args))
+    except QuotaError as exc:
+        print(f"skyhub-quota: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except PermissionError as exc:
+        print(f"skyhub-quota: error: {exc} (run as root)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
