@@ -318,12 +318,16 @@ def _backup(restic: Restic, cfg: dict[str, Any], paths: list[str]) -> dict[str, 
 
 
 def _forget(restic: Restic, cfg: dict[str, Any]) -> None:
+    # Group by host and tag only: restic's default also groups by the path list, which changes whenever a
+    # user is added, and would give every such group its own full retention (nothing ever pruned).
     restic.run(
         "forget",
         "--tag",
         TAG,
         "--host",
         cfg["host"],
+        "--group-by",
+        "host,tags",
         "--keep-daily",
         str(cfg["keep_daily"]),
         "--keep-weekly",
