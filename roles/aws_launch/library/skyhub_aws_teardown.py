@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: skyhub_aws_teardown
-short_description: Remove what playbooks/aws.yml created for one deployment, keeping the home volume unless told
+short_description: Remove a deployment created by playbooks/aws.yml, keeping the home volume unless told
 description:
   - Finds resources by the tag skyhub:deployment=<deployment> (instance, Elastic IP, volumes, security group,
     IAM role and instance profile) plus the named alarms and budget, removes them and reports each.

@@ -1,11 +1,11 @@
 #!/usr/bin/python
-"""Ansible module: a monthly AWS cost budget with notifications (skyhub.aws.budget; no upstream module exists)."""
+"""Ansible module: a monthly AWS cost budget with notifications (skyhub.aws.budget; no upstream module)."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: skyhub_aws_budget
-short_description: Ensure a monthly AWS cost budget with notifications at thresholds of actual/forecasted spend
+short_description: Ensure a monthly AWS cost budget notifying at thresholds of actual/forecasted spend
 description:
   - Thin wrapper over C(skyhub.aws.budget) (boto3). Runs on the controller with the skyhub virtualenv.
 options:
@@ -13,7 +13,7 @@ options:
   endpoint_url: {description: API endpoint ("" = AWS)., type: str, default: ""}
   limit_usd: {description: Monthly limit in USD., type: float, required: true}
   actual_thresholds: {description: Percentages of actual spend., type: list, elements: float, default: []}
-  forecast_thresholds: {description: Percentages of forecasted spend., type: list, elements: float, default: []}
+  forecast_thresholds: {description: Percentages of forecast., type: list, elements: float, default: []}
   emails: {description: E-mail subscribers., type: list, elements: str, default: []}
   sns_topic_arn: {description: SNS subscriber ("" = none)., type: str, default: ""}
   state: {description: present or absent., type: str, choices: [present, absent], default: present}
