@@ -14,6 +14,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "skyhub.commands.dataset",
     "skyhub.commands.eks",
     "skyhub.commands.build",
+    "skyhub.commands.aws",
 )
 
 
