@@ -4,8 +4,8 @@
 The host kernel of the development/CI machines has no quota support, so the XFS project quota test runs
 here: Debian bookworm (mmdebstrap, minbase + linux-image-cloud-amd64 + xfsprogs + python3) as an ext4 root
 image, the kernel and initramfs (initramfs-tools, loads virtio/ext4) taken from it, cached under
-build/cache/vm-<key>/ where the key hashes this file. A run boots the cached image read-only (qemu
-snapshot), with a blank scratch disk (/dev/vdb) and a payload disk (/dev/vdc, an ext4 image made from a
+build/cache/vm-<key>/ (the key hashes what goes into the image). A run boots the cached image read-only
+(qemu snapshot), with a blank scratch disk (/dev/vdb) and a payload disk (/dev/vdc, an ext4 image made from a
 directory with `mkfs.ext4 -d`) whose run.sh is the test; its output comes back over the serial console
 and the VM powers off.
 
@@ -27,19 +27,20 @@ ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / "build" / "cache"
 MIRROR = "http://deb.debian.org/debian"
 SUITE = "bookworm"
-GUEST_PACKAGES = ("linux-image-cloud-amd64", "initramfs-tools", "xfsprogs", "python3-minimal", "util-linux")
+GUEST_PACKAGES = ("linux-image-cloud-amd64", "initramfs-tools", "xfsprogs", "python3", "util-linux")
 HOST_PACKAGES = {  # command -> Debian package
     "qemu-system-x86_64": "qemu-system-x86",
     "mmdebstrap": "mmdebstrap",
     "mkfs.ext4": "e2fsprogs",
 }
 EXIT_MARK = "SKYHUB-VM-EXIT"
+IMAGE_SIZE_MB = 1200
 
 GUEST_INIT = f"""#!/bin/sh
 # PID 1 of the test VM: mount the basics and the payload disk, run its run.sh, report, power off.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc proc /proc
-mount -t sysfs sys /sys
+mount -t sysfs sys /sys 2>/dev/null
 mount -t devtmpfs dev /dev 2>/dev/null
 mount -t tmpfs tmp /tmp
 mount -t tmpfs run /run
@@ -61,8 +62,9 @@ def log(msg: str) -> None:
 
 
 def image_key() -> str:
-    digest = hashlib.sha256(Path(__file__).read_bytes())
-    return digest.hexdigest()[:12]
+    """Content key of the image: everything that goes into it (not the run-time settings)."""
+    inputs = "\n".join([SUITE, MIRROR, *GUEST_PACKAGES, GUEST_INIT, str(IMAGE_SIZE_MB), "v1"])
+    return hashlib.sha256(inputs.encode()).hexdigest()[:12]
 
 
 def image_dir() -> Path:
@@ -134,7 +136,7 @@ def build(force: bool = False) -> Path:
     return out
 
 
-def run(payload: Path, scratch_mb: int = 256, timeout: float = 300, memory_mb: int = 768) -> tuple[int, str]:
+def run(payload: Path, scratch_mb: int = 512, timeout: float = 300, memory_mb: int = 768) -> tuple[int, str]:
     """Boot the cached image with payload/run.sh as the test. (exit code of run.sh, console output)."""
     image = build()
     with tempfile.TemporaryDirectory(prefix="skyhub-vm-run-") as tmp:

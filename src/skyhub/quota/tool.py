@@ -553,7 +553,7 @@ def _write_notice(notice: Path, row: UserRow, report: Report) -> None:
     text = (
         f"Your home directory is {row.percent:.0f}% full: {format_size(row.used)} of "
         f"{format_size(row.quota)}.\n"
-        "When it is full, saving notebooks and files fails with 'Disk quota exceeded'.\n"
+        "When it is full, saving notebooks and files fails with 'No space left on device'.\n"
         "Delete files you no longer need (or ask an administrator for more space).\n"
         "This notice disappears once you are back under "
         f"{report.warn_percent:.0f}%.\n"

@@ -187,7 +187,7 @@ def test_apply_manages_notices(quota_host: dict[str, Any], capsys: pytest.Captur
     rc, _, err = _run(quota_host, "apply", capsys=capsys)
     assert rc == 0 and "NOT ENFORCED" in err  # loud in the journal, but the timer unit does not fail
     notice = quota_host["home"] / "alice" / tool.NOTICE_NAME
-    assert "Disk quota exceeded" in notice.read_text()
+    assert "No space left on device" in notice.read_text()
     assert not (quota_host["home"] / "bob" / tool.NOTICE_NAME).exists()
     big.unlink()
     _run(quota_host, "apply", capsys=capsys)

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Runs as the test inside the VM (see tests/vm/vmlib.py): XFS with prjquota on the scratch disk as the
+# home volume, skyhub-quota gives alice 20 MiB (`set`) and bob 40 MiB (settings), then uid 1000 writes.
+set -u
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+modprobe xfs || exit 10
+mkfs.xfs -q -f /dev/vdb || exit 11
+mkdir -p /srv/skyhub/home /etc/skyhub
+mount -t xfs -o prjquota /dev/vdb /srv/skyhub/home || exit 12
+grep ' /srv/skyhub/home ' /proc/mounts
+for u in alice bob; do mkdir /srv/skyhub/home/$u && chown 1000:1000 /srv/skyhub/home/$u; done
+cp /payload/quotas.json /etc/skyhub/quotas.json
+Q="python3 /payload/skyhub-quota --config /etc/skyhub/quotas.json"
+echo "== check"; $Q check; echo "RC check $?"
+echo "== set"; $Q set alice 20M; echo "RC set $?"
+echo "== apply"; $Q apply; echo "RC apply $?"
+echo "== projects"; cat /etc/projid
+echo "== writes"
+setpriv --reuid 1000 --regid 1000 --clear-groups python3 /payload/writer.py /srv/skyhub/home/alice 30
+setpriv --reuid 1000 --regid 1000 --clear-groups python3 /payload/writer.py /srv/skyhub/home/bob 30
+echo "== report"; $Q report; echo "RC report $?"
+echo "== json-begin"; $Q report --json; echo "== json-end"
+exit 0
