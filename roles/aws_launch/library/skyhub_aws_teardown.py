@@ -11,7 +11,7 @@ description:
     IAM role and instance profile) plus the named alarms and budget, removes them and reports each.
   - Runs on the controller with the skyhub virtualenv (boto3).
 options:
-  deployment: {description: Deployment name (aws_name)., type: str, required: true}
+  deployment: {description: Deployment name (aws_launch_name)., type: str, required: true}
   region: {description: AWS region., type: str, required: true}
   endpoint_url: {description: API endpoint ("" = AWS)., type: str, default: ""}
   alarm_names: {description: CloudWatch alarms to delete., type: list, elements: str, default: []}

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
-from aws_helpers import DEPLOYMENT, client, moto_budget_subscribers, recap, run_playbook, tagged_resources
+from aws_helpers import (
+    DEPLOYMENT,
+    ROOT,
+    VENV_BIN,
+    client,
+    moto_budget_subscribers,
+    recap,
+    run_playbook,
+    tagged_resources,
+)
 
 from skyhub.aws.policy import allowed_pairs
 
@@ -145,10 +156,32 @@ def _check_alarm(endpoint: str, inst: dict) -> None:
     ]
 
 
+def _check_dynamic_inventory(endpoint: str, inst: dict) -> None:
+    """inventories/aws/aws_ec2.yml (the file users copy) finds the instance and puts it in the hub group."""
+    env = {**os.environ, "AWS_URL": endpoint, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    res = subprocess.run(
+        [str(VENV_BIN / "ansible-inventory"), "-i", str(ROOT / "inventories/aws/aws_ec2.yml"), "--list"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    inv = json.loads(res.stdout)
+    assert inv["hub"]["hosts"] == [inst["InstanceId"]]
+    assert inv["skyhub_skyhub_it"]["hosts"] == [inst["InstanceId"]]
+    hostvars = inv["_meta"]["hostvars"][inst["InstanceId"]]
+    host = hostvars["ansible_host"]
+    host = host if isinstance(host, str) else host["__ansible_unsafe"]  # ansible-inventory marks it unsafe
+    assert host in (inst.get("PublicIpAddress"), inst["PrivateIpAddress"])
+
+
 def test_launch_reads_back_is_idempotent_and_tears_down(
     aws_endpoint: str, aws_ami: str, tmp_path: Path
 ) -> None:
-    extra = {"aws_endpoint_url": aws_endpoint, "aws_ami_id": aws_ami}
+    extra = {"aws_launch_endpoint_url": aws_endpoint, "aws_launch_ami_id": aws_ami}
     first = run_playbook("aws.yml", extra, tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
     assert recap(first.stdout)["changed"] >= 8
@@ -159,6 +192,7 @@ def test_launch_reads_back_is_idempotent_and_tears_down(
     home = _check_volumes(aws_endpoint, inst)
     _check_budget(aws_endpoint)
     _check_alarm(aws_endpoint, inst)
+    _check_dynamic_inventory(aws_endpoint, inst)
 
     second = run_playbook("aws.yml", extra, tmp_path)
     assert second.returncode == 0, second.stdout + second.stderr
@@ -191,7 +225,7 @@ def test_launch_reads_back_is_idempotent_and_tears_down(
     (vol,) = client("ec2", aws_endpoint).describe_volumes(VolumeIds=[home])["Volumes"]
     assert vol["Attachments"][0]["InstanceId"] == new["InstanceId"]
 
-    purge = run_playbook("aws-destroy.yml", {**extra, "aws_destroy_home_volume": True}, tmp_path)
+    purge = run_playbook("aws-destroy.yml", {**extra, "aws_launch_destroy_home_volume": True}, tmp_path)
     assert purge.returncode == 0, purge.stdout + purge.stderr
     assert "kept: nothing" in purge.stdout
     assert not any(tagged_resources(aws_endpoint).values())
@@ -209,8 +243,8 @@ def _instance_live(endpoint: str) -> dict:
 
 BAD_INPUTS = [
     pytest.param(
-        {"aws_ssh_cidrs": ["0.0.0.0/0"]},
-        ["aws_ssh_cidrs contains 0.0.0.0/0", "aws_ssh_allow_anywhere: true"],
+        {"aws_launch_ssh_cidrs": ["0.0.0.0/0"]},
+        ["aws_launch_ssh_cidrs contains 0.0.0.0/0", "aws_launch_ssh_allow_anywhere: true"],
         id="ssh-from-anywhere",
     ),
     pytest.param(
@@ -223,8 +257,8 @@ BAD_INPUTS = [
         id="budget-without-target",
     ),
     pytest.param(
-        {"aws_instance_type": "t3.enormous"},
-        ['aws_instance_type "t3.enormous" is not a valid EC2 instance type name'],
+        {"aws_launch_instance_type": "t3.enormous"},
+        ['aws_launch_instance_type "t3.enormous" is not a valid EC2 instance type name'],
         id="bad-instance-type",
     ),
     pytest.param(
@@ -239,7 +273,7 @@ BAD_INPUTS = [
 def test_bad_inputs_stop_before_any_api_call(
     aws_endpoint: str, aws_ami: str, tmp_path: Path, override: dict, messages: list[str]
 ) -> None:
-    extra = {"aws_endpoint_url": aws_endpoint, "aws_ami_id": aws_ami, **override}
+    extra = {"aws_launch_endpoint_url": aws_endpoint, "aws_launch_ami_id": aws_ami, **override}
     res = run_playbook("aws.yml", extra, tmp_path)
     out = " ".join((res.stdout + res.stderr).split())
     assert res.returncode != 0
