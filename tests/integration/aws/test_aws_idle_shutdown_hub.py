@@ -15,7 +15,7 @@ from pathlib import Path
 import jinja2
 import pytest
 import requests
-from conftest import ROOT, free_port, wait_port
+from aws_helpers import ROOT, free_port, wait_port
 
 pytestmark = pytest.mark.integration
 
