@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from skyhub.netutil import free_port, wait_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
@@ -25,12 +26,6 @@ OUT = ROOT / "build" / "bench.json"
 S3FS_OPTIONS = (
     "ro,public_bucket=1,use_path_request_style,endpoint=us-east-1,parallel_count=8,multipart_size=32"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ranged_parallel_mib_s(endpoint: str, bucket: str, key: str, parts: int = 8) -> float:
@@ -60,12 +55,7 @@ def main() -> int:
     )
     mnt = Path(tempfile.mkdtemp(prefix="skyhub-bench-mnt-"))
     try:
-        for _ in range(50):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_port(port, timeout=10, what="moto_server")
         from skyhub.dataset import bench, seed
 
         client = seed.s3_client(endpoint)

@@ -11,7 +11,8 @@ from pathlib import Path
 import boto3
 import pytest
 import requests
-from aws_helpers import free_port, wait_port
+
+from skyhub.netutil import free_port, wait_port
 
 VENV_BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[3]

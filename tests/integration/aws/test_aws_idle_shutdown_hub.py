@@ -15,7 +15,9 @@ from pathlib import Path
 import jinja2
 import pytest
 import requests
-from aws_helpers import ROOT, free_port, wait_port
+from aws_helpers import ROOT
+
+from skyhub.netutil import free_port, wait_port
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,38 +14,23 @@ from types import ModuleType
 
 import pytest
 
+from skyhub.netutil import free_port, wait_port
+
 ROOT = Path(__file__).resolve().parents[3]
 VENV_BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"moto server did not listen on 127.0.0.1:{port}")
 
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """A real moto S3 server over HTTP on 127.0.0.1."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_port(port)
+        wait_port(port, timeout=20)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()

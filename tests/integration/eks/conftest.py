@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +12,8 @@ import boto3
 import pytest
 import requests
 from eks_moto import REGION
+
+from skyhub.netutil import free_port, wait_port
 
 VENV_BIN = Path(sys.executable).parent
 FAKE_CREDENTIALS = {
@@ -23,27 +23,10 @@ FAKE_CREDENTIALS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"moto server did not listen on 127.0.0.1:{port}")
-
-
 @pytest.fixture(scope="session")
 def eks_moto_server() -> Iterator[str]:
     """moto_server with AWS managed IAM policies loaded (the roles attach AmazonEKS* policies)."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
     proc = subprocess.Popen(
         [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
@@ -52,7 +35,7 @@ def eks_moto_server() -> Iterator[str]:
         env=env,
     )
     try:
-        _wait_port(port)
+        wait_port(port)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()

@@ -6,16 +6,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from skyhub.netutil import free_port, wait_port
 
 VENV_BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[3]
@@ -46,23 +46,6 @@ def make_hub_db(path: Path, users: dict[str, list[str]]) -> None:
     con.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"moto_server did not listen on 127.0.0.1:{port}")
-
-
 @pytest.fixture(scope="session")
 def storage_restic() -> str:
     """restic from Debian (the package the backups role installs), installed here when missing."""
@@ -84,7 +67,7 @@ def storage_moto() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_port(port)
+        wait_port(port)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
