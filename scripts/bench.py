@@ -12,6 +12,7 @@ import argparse
 import concurrent.futures as cf
 import contextlib
 import json
+import os
 import secrets
 import statistics
 import subprocess
@@ -92,7 +93,7 @@ def burst(base: str, n: int) -> tuple[int, list[float]]:
     return ok, times, rss
 
 
-CONTAINER = "skyhub-appliance"
+CONTAINER = "skyhub-appliance" + os.environ.get("SKYHUB_INSTANCE_SUFFIX", "")
 
 
 def idle_rss_mib(user: HubUser) -> float:
