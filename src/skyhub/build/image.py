@@ -44,7 +44,27 @@ def content_key(repo: Path, variables: dict[str, str], paths: tuple[str, ...] = 
             h.update(hashlib.sha256(f.read_bytes()).digest())
     for key in sorted(variables):
         h.update(f"{key}={variables[key]}\0".encode())
+    # vars files decide the content too: hash what they say, not only their names
+    for name in vars_files(variables):
+        path = Path(name) if Path(name).is_absolute() else repo / name
+        if not path.is_file():
+            raise SkyhubError(f"vars_files names {name}, which is not a file (paths are relative to {repo})")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()[:12]
+
+
+def vars_files(variables: dict[str, str]) -> list[str]:
+    """The vars_files variable (a JSON list, as Packer takes it) as a list of names."""
+    raw = variables.get("vars_files", "")
+    if not raw:
+        return []
+    try:
+        names = json.loads(raw)
+    except json.JSONDecodeError:
+        names = None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise SkyhubError(f'--var vars_files must be a JSON list of paths, e.g. \'["a.yml"]\' (got {raw!r})')
+    return names
 
 
 def git_revision(repo: Path) -> str:
