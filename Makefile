@@ -15,7 +15,7 @@ S         ?=
 # Scenarios in the order `make molecule` runs them (cheapest first).
 SCENARIOS ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
-.PHONY: help setup engine base-images demo demo-down lint unit molecule integration test bench docs docs-check clean
+.PHONY: help setup engine base-images demo demo-down lint unit molecule integration image test bench docs docs-check clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -36,6 +36,7 @@ base-images: engine ## build the local Debian 12 base images (cached by content 
 	@$(BIN)/skyhub base-image
 
 demo: engine ## build the image with Packer (cached) and boot it as a local instance; prints the URL
+	@$(BIN)/skyhub host-deps demo
 	@$(BIN)/skyhub demo up
 
 demo-down: setup ## remove the demo instance and its volumes (images stay cached)
@@ -52,12 +53,16 @@ molecule: base-images ## all Molecule scenarios; `make molecule S=docker` runs o
 
 integration: engine ## integration tests against real services (moto server, Docker, s3fs)
 	@$(BIN)/skyhub host-deps integration
-	@$(TIER) integration -- $(BIN)/pytest -q tests/integration
+	@$(TIER) integration -- $(BIN)/pytest -q tests/integration --ignore=tests/integration/image
 
-test: setup ## everything CI runs: lint, unit, molecule, integration (each tier runs; fails if any failed)
+image: base-images ## the image Packer builds from site.yml (as make demo): boot, appliance checks, browser
+	@$(BIN)/skyhub host-deps image
+	@$(TIER) image -- $(BIN)/pytest -q -s tests/integration/image
+
+test: setup ## everything CI runs: lint, unit, molecule, integration, image (each tier runs; fails if any failed)
 	@rm -f build/tiers.tsv
 	@failed=""; \
-	for tier in lint unit molecule integration; do \
+	for tier in lint unit molecule integration image; do \
 	  $(MAKE) --no-print-directory $$tier || failed="$$failed $$tier"; \
 	done; \
 	$(PY) scripts/tier.py --report; \

@@ -256,7 +256,7 @@ skyhub demo is ready ({total:.0f} s; image {record["image"]}{" cached" if out["i
 
 def down() -> list[str]:
     removed = []
-    names = docker("ps", "-aq", "--filter", f"label={LABEL_KEY}=demo", "--format", "{{.Names}}").split()
+    names = docker("ps", "-a", "--filter", f"label={LABEL_KEY}=demo", "--format", "{{.Names}}").split()
     for name in names:
         docker("rm", "-f", "-v", name, check=False)
         removed.append(f"container {name}")
