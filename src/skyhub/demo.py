@@ -146,7 +146,15 @@ class Instance:
             argv += ["-v", f"{path}:/etc/skyhub/instance-settings.json:ro"]
         if self.port:
             argv += ["-p", f"127.0.0.1:{self.port}:80"]
-        docker(*argv, self.image)
+        try:
+            docker(*argv, self.image)
+        except SkyhubError as exc:
+            if self.port and ("already allocated" in str(exc) or "address already in use" in str(exc)):
+                docker("rm", "-f", self.name, check=False)
+                raise SkyhubError(
+                    f"port {self.port} on 127.0.0.1 is taken; pick another: SKYHUB_DEMO_PORT=8001 make demo"
+                ) from exc
+            raise
 
     def ip(self) -> str:
         return docker(

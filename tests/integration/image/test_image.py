@@ -4,11 +4,15 @@ Runs against the image `skyhub build --target local` makes (see conftest.py for 
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import tarfile
 
 import pytest
 from image_helpers import REPO, docker, in_instance, wait_first_boot, wait_hub
+
+from skyhub import demo
+from skyhub.errors import SkyhubError
 
 pytestmark = pytest.mark.integration
 
@@ -145,3 +149,17 @@ def test_stop_and_start_keeps_homes_and_secrets_and_comes_back(two):
     after = identity(name)
     for path in IDENTITY[:4]:
         assert after[path] == before[path], f"{path} changed across a restart of the same instance"
+
+
+def test_a_taken_demo_port_is_a_clear_error_and_leaves_nothing(built_image):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        inst = demo.Instance("skyhub-image-portclash", built_image["image"], label="image-test", port=port)
+        try:
+            with pytest.raises(SkyhubError, match=f"port {port} on 127.0.0.1 is taken.*SKYHUB_DEMO_PORT"):
+                inst.create()
+            assert not inst.exists()
+        finally:
+            inst.remove()
