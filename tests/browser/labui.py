@@ -134,53 +134,67 @@ class LabSession:
     def notebook_panel(self):
         return self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").first
 
+    def kernel_status(self) -> str:
+        """The status bar's kernel item, e.g. "Python 3 (ipykernel) | Idle" ("No Kernel | ..." before the
+        session exists; the toolbar's execution indicator already says idle then, so it is not used)."""
+        items = self.page.locator(".jp-StatusBar-TextItem").evaluate_all("els => els.map(e => e.textContent)")
+        return next((t.strip() for t in items if re.fullmatch(r".+ \| \w+", t.strip())), "")
+
     def wait_kernel_idle(self, timeout: float) -> None:
-        indicator = self.notebook_panel().locator(".jp-Notebook-ExecutionIndicator")
         deadline = time.monotonic() + timeout
-        status = None
+        status = ""
         while time.monotonic() < deadline:
-            status = indicator.get_attribute("data-status") if indicator.count() else None
-            if status == "idle":
+            status = self.kernel_status()
+            if status.endswith("| Idle") and not status.startswith("No Kernel"):
                 return
             time.sleep(0.5)
-        raise FlowError(f"kernel not idle after {timeout:.0f} s (status {status!r})")
+        raise FlowError(f"kernel not idle after {timeout:.0f} s (status bar: {status!r})")
+
+    def prompts(self) -> list[str]:
+        """The input prompts of the code cells ("[ ]:", "[*]:", "[3]:"). textContent, not innerText:
+        JupyterLab lays out only the cells near the viewport, and innerText of the others is empty."""
+        cells = self.notebook_panel().locator(".jp-CodeCell .jp-InputPrompt")
+        return [t.strip() for t in cells.evaluate_all("els => els.map(e => e.textContent)")]
 
     def run_all_cells(self, timeout: float = 300) -> None:
-        """Run → Run All Cells from the menu bar; wait until every code cell has run and the kernel rests."""
+        """Run → Run All Cells from the menu bar; wait until the queue has drained and the kernel rests."""
+        before = self.prompts()
         self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
         self.page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
-        prompts = self.notebook_panel().locator(".jp-CodeCell .jp-InputPrompt")
         deadline = time.monotonic() + timeout
-        texts: list[str] = []
+        texts: list[str] = before
+        started = False
         while time.monotonic() < deadline:
-            texts = [t.strip() for t in prompts.all_inner_texts()]
-            if texts and all(re.fullmatch(r"\[\d+\]:", t) for t in texts):
-                break
-            if texts and not any("*" in t for t in texts) and any(t == "[ ]:" for t in texts):
-                # nothing queued any more, yet some cells never ran: Run All stopped at an error
-                break
+            texts = self.prompts()
+            started = started or texts != before
+            if started and not any("*" in t for t in texts):
+                break  # nothing queued any more: all ran, or Run All stopped at an error
             time.sleep(1)
         else:
-            raise FlowError(f"cells still running after {timeout:.0f} s: {texts}")
+            what = "cells still running" if started else "Run All Cells started nothing"
+            raise FlowError(f"{what} after {timeout:.0f} s: {texts}")
         self.wait_kernel_idle(timeout=60)
 
+    def dismiss_notifications(self) -> None:
+        """JupyterLab's first-run toast ("get notified about official Jupyter news?") covers the page."""
+        toast_no = self.page.locator(".jp-toast-button", has_text=re.compile(r"^No$"))
+        if toast_no.count():
+            toast_no.first.click()
+
     def outputs(self) -> dict:
-        """What the notebook rendered: PNG image sizes (bytes of base64), error tracebacks, prompts."""
+        """What the notebook rendered: PNG sizes (characters of base64), error tracebacks, prompts."""
         panel = self.notebook_panel()
         images = panel.locator(f".jp-OutputArea-output img[src^='{PNG_DATA_URL}']")
         sizes = images.evaluate_all("imgs => imgs.map(i => i.getAttribute('src').length)")
-        natural = images.evaluate_all("imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight])")
         stderr = panel.locator(
             ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
-        ).all_inner_texts()
+        ).evaluate_all("els => els.map(e => e.textContent)")
         # an exception renders as stderr with IPython's traceback; warnings (also stderr) have none
         tracebacks = [t for t in stderr if "Traceback" in t]
-        prompts = [t.strip() for t in panel.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()]
         return {
             "png_sizes": [s - len(PNG_DATA_URL) for s in sizes],
-            "png_pixels": natural,
             "tracebacks": tracebacks,
-            "prompts": prompts,
+            "prompts": self.prompts(),
         }
 
     def first_plot(self):
