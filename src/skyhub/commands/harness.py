@@ -31,7 +31,10 @@ def _base_image(args: argparse.Namespace) -> int:
 HOST_PACKAGES: dict[str, tuple[str, ...]] = {
     "integration": ("s3fs", "fuse", "curl"),
     "demo": ("packer", "curl"),
-    # the image tier: Packer (Debian's 1.6.6) builds the image; the browser test drives Debian's chromium
+    # Debian's browser, driven by Playwright (its own browser download is not reachable here). A font
+    # comes with it: libfontconfig1 -> fontconfig-config depends on fonts-dejavu-core.
+    "browser": ("chromium",),
+    # the image tier: Packer (Debian's 1.6.6) builds the image; the browser test runs against it
     "image": ("packer", "curl", "chromium"),
 }
 
