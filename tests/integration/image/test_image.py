@@ -4,6 +4,7 @@ Runs against the image `skyhub build --target local` makes (see conftest.py for 
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import tarfile
@@ -132,6 +133,22 @@ def test_appliance_checks_pass_on_the_booted_image(two):
     )  # fmt: skip
     print(res.stdout[-3000:])
     assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:]
+
+
+def test_browser_walks_the_demo_on_the_booted_image(two):
+    """tests/browser against the instance: sign up, astro server, Run All Cells on the demo notebook, the
+    rendered plot; screenshots under build/browser/."""
+    name = two[0]
+    wait_hub(name)
+    ip = docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name).strip()
+    res = subprocess.run(
+        [str(REPO / ".venv/bin/pytest"), "-q", "-rs", "-p", "no:cacheprovider", "tests/browser"],
+        cwd=REPO, capture_output=True, text=True, check=False,
+        env={**os.environ, "SKYHUB_HUB_URL": f"http://{ip}"},
+    )  # fmt: skip
+    print(res.stdout[-3000:])
+    assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:]
+    assert " passed" in res.stdout and "skipped" not in res.stdout, res.stdout[-2000:]
 
 
 def test_stop_and_start_keeps_homes_and_secrets_and_comes_back(two):
