@@ -15,7 +15,7 @@ S         ?=
 # Scenarios in the order `make molecule` runs them (cheapest first).
 SCENARIOS ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
-.PHONY: help setup engine base-images lint unit molecule integration test bench docs docs-check clean
+.PHONY: help setup engine base-images demo demo-down lint unit molecule integration image test bench docs docs-check clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -35,6 +35,13 @@ engine: setup ## ensure a Docker engine answers (installs/starts Debian's docker
 base-images: engine ## build the local Debian 12 base images (cached by content key)
 	@$(BIN)/skyhub base-image
 
+demo: engine ## build the image with Packer (cached) and boot it as a local instance; prints the URL
+	@$(BIN)/skyhub host-deps demo
+	@$(BIN)/skyhub demo up
+
+demo-down: setup ## remove the demo instance and its volumes (images stay cached)
+	@$(BIN)/skyhub demo down
+
 lint: setup ## yamllint, ansible-lint (production profile), ruff, syntax checks, generated docs are fresh
 	@$(TIER) lint -- bash scripts/lint.sh
 
@@ -46,25 +53,31 @@ molecule: base-images ## all Molecule scenarios; `make molecule S=docker` runs o
 
 integration: engine ## integration tests against real services (moto server, Docker, s3fs)
 	@$(BIN)/skyhub host-deps integration
-	@$(TIER) integration -- $(BIN)/pytest -q tests/integration
+	@$(TIER) integration -- $(BIN)/pytest -q tests/integration --ignore=tests/integration/image
 
-test: setup ## everything CI runs: lint, unit, molecule, integration (each tier runs; fails if any failed)
+image: base-images ## the image Packer builds from site.yml (as make demo): boot, appliance checks, browser
+	@$(BIN)/skyhub host-deps image
+	@$(TIER) image -- $(BIN)/pytest -q -s tests/integration/image
+
+test: setup ## everything CI runs: lint, unit, molecule, integration, image (each tier runs; fails if any failed)
 	@rm -f build/tiers.tsv
 	@failed=""; \
-	for tier in lint unit molecule integration; do \
+	for tier in lint unit molecule integration image; do \
 	  $(MAKE) --no-print-directory $$tier || failed="$$failed $$tier"; \
 	done; \
 	$(PY) scripts/tier.py --report; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED tiers:$$failed"; exit 1; fi; \
 	echo "make test: all tiers passed"
 
-bench: base-images ## measure the appliance (spawn, memory, dataset reads); writes build/bench.json
+bench: base-images ## measure the appliance (converge, spawn, memory, dataset reads, image boot, demo); build/bench.json
 	@rm -f build/bench.json
-	@SKYHUB_HOST_IMAGE=$$($(BIN)/skyhub base-image host --print-ref) $(BIN)/molecule converge -s appliance
+	@SKYHUB_HOST_IMAGE=$$($(BIN)/skyhub base-image host --print-ref) \
+	  SKYHUB_PYTHON_IMAGE=$$($(BIN)/skyhub base-image python --print-ref) $(PY) scripts/bench_converge.py
 	@$(PY) scripts/bench.py || { $(BIN)/molecule destroy -s appliance; exit 1; }
 	@$(BIN)/molecule destroy -s appliance
 	@$(BIN)/skyhub host-deps integration
 	@$(PY) scripts/bench_dataset.py
+	@$(PY) scripts/bench_image.py
 
 docs: setup ## regenerate docs/variables.md from roles/*/meta/argument_specs.yml
 	@$(PY) scripts/gen_docs.py

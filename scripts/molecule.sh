@@ -7,6 +7,8 @@ export SKYHUB_HOST_IMAGE="${SKYHUB_HOST_IMAGE:-$(.venv/bin/skyhub base-image hos
 export SKYHUB_PYTHON_IMAGE="${SKYHUB_PYTHON_IMAGE:-$(.venv/bin/skyhub base-image python --print-ref)}"
 export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}"
 export PY_COLORS=0
+# suffix of the test host names (two checkouts on one engine); empty by default
+export SKYHUB_INSTANCE_SUFFIX="${SKYHUB_INSTANCE_SUFFIX:-}"
 failed=()
 for s in "$@"; do
   start=$(date +%s)

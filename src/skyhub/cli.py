@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "skyhub.commands.eks",
     "skyhub.commands.build",
     "skyhub.commands.aws",
+    "skyhub.commands.demo",
 )
 
 

@@ -44,7 +44,27 @@ def content_key(repo: Path, variables: dict[str, str], paths: tuple[str, ...] = 
             h.update(hashlib.sha256(f.read_bytes()).digest())
     for key in sorted(variables):
         h.update(f"{key}={variables[key]}\0".encode())
+    # vars files decide the content too: hash what they say, not only their names
+    for name in vars_files(variables):
+        path = Path(name) if Path(name).is_absolute() else repo / name
+        if not path.is_file():
+            raise SkyhubError(f"vars_files names {name}, which is not a file (paths are relative to {repo})")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()[:12]
+
+
+def vars_files(variables: dict[str, str]) -> list[str]:
+    """The vars_files variable (a JSON list, as Packer takes it) as a list of names."""
+    raw = variables.get("vars_files", "")
+    if not raw:
+        return []
+    try:
+        names = json.loads(raw)
+    except json.JSONDecodeError:
+        names = None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise SkyhubError(f'--var vars_files must be a JSON list of paths, e.g. \'["a.yml"]\' (got {raw!r})')
+    return names
 
 
 def git_revision(repo: Path) -> str:
@@ -136,6 +156,26 @@ def mark_imds_v2(amis: dict[str, str]) -> None:
         print(f"skyhub: {ami} ({region}) marked IMDSv2-only", flush=True)
 
 
+def prune_stale(current: str) -> list[str]:
+    """Remove the repository's other content-key tags (an image of an older key is never used again).
+    Docker refuses to remove an image a container still uses; that one stays until its container goes."""
+    repository = current.rsplit(":", 1)[0]
+    res = subprocess.run(
+        ["docker", "images", repository, "--format", "{{.Repository}}:{{.Tag}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    removed = []
+    for ref in res.stdout.split():
+        if ref in (current, f"{repository}:latest") or ref.endswith(":<none>"):
+            continue
+        if subprocess.run(["docker", "image", "rm", ref], capture_output=True, check=False).returncode == 0:
+            removed.append(ref)
+            print(f"skyhub: removed the stale image {ref}", flush=True)
+    return removed
+
+
 def write_manifest(req: BuildRequest, record: dict) -> Path:
     req.build_dir.mkdir(parents=True, exist_ok=True)
     path = req.build_dir / f"image-{req.target}.json"
@@ -190,6 +230,7 @@ def build(req: BuildRequest) -> dict:
         record["image_id"] = image_id(record["image"]) or artifact
         latest = record["image"].rsplit(":", 1)[0] + ":latest"
         subprocess.run(["docker", "tag", record["image"], latest], check=False)
+        record["pruned"] = prune_stale(record["image"])
     else:
         amis = amis_from_artifact(artifact)
         record["amis"] = amis

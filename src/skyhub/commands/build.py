@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from skyhub.build import image
+from skyhub import baseimage
+from skyhub.build import image, science_cache
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -12,6 +14,12 @@ def _build(args: argparse.Namespace) -> int:
         target=args.target, variables=image.parse_variables(args.var or []), force=args.force
     )
     image.build(req)
+    return 0
+
+
+def _science_images(args: argparse.Namespace) -> int:
+    base = args.base or baseimage.BASES["python"].ref()
+    print(science_cache.ensure(base, Path(args.cache_dir)))
     return 0
 
 
@@ -25,3 +33,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--var", action="append", metavar="NAME=VALUE", help="a Packer variable (repeatable)")
     p.add_argument("--force", action="store_true", help="rebuild even if the local image is up to date")
     p.set_defaults(func=_build)
+
+    s = subparsers.add_parser(
+        "science-images",
+        help="build the science images once on this machine and save them as a keyed archive",
+        description=(
+            "Build images/<name> for science_images_list with the role's Dockerfiles and content keys and "
+            "`docker save` them to CACHE_DIR/science-images-<key>.tar (reused while the keys are the same). "
+            "Give the path to the science_images role as science_images_prebuilt_archive. Prints the path."
+        ),
+    )
+    s.add_argument("--base", help="base image reference (default: the local python base, skyhub base-image)")
+    s.add_argument("--cache-dir", default=str(image.REPO / "build" / "cache"), help="where archives live")
+    s.set_defaults(func=_science_images)

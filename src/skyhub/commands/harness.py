@@ -30,6 +30,9 @@ def _base_image(args: argparse.Namespace) -> int:
 # Debian packages the test tiers need on the controller, by tier (installed only when missing).
 HOST_PACKAGES: dict[str, tuple[str, ...]] = {
     "integration": ("s3fs", "fuse", "curl"),
+    "demo": ("packer", "curl"),
+    # the image tier: Packer (Debian's 1.6.6) builds the image; the browser test drives Debian's chromium
+    "image": ("packer", "curl", "chromium"),
 }
 
 

@@ -109,3 +109,17 @@ def test_last_artifact_of_the_source(tmp_path):
 def test_unknown_target_is_refused():
     with pytest.raises(SkyhubError, match="--target"):
         image.build(image.BuildRequest(target="gcp"))
+
+
+def test_content_key_follows_the_contents_of_vars_files(tmp_path):
+    (tmp_path / "roles").mkdir()
+    vars_file = tmp_path / "local.yml"
+    vars_file.write_text("a: 1\n")
+    variables = {"vars_files": '["local.yml"]'}
+    k1 = image.content_key(tmp_path, variables, ("roles",))
+    vars_file.write_text("a: 2\n")
+    assert image.content_key(tmp_path, variables, ("roles",)) != k1
+    with pytest.raises(SkyhubError, match="not a file"):
+        image.content_key(tmp_path, {"vars_files": '["gone.yml"]'}, ("roles",))
+    with pytest.raises(SkyhubError, match="JSON list"):
+        image.content_key(tmp_path, {"vars_files": "local.yml"}, ("roles",))

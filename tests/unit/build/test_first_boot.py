@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import re
 import stat
 from pathlib import Path
 
@@ -163,3 +164,18 @@ def test_dataset_selection(tmp_path):
     for name in ("hst", "jwst"):
         (tmp_path / f"{name}.conf").write_text("")
     assert fb.select_datasets(tmp_path, ["hst", "tess"]) == (["hst"], ["jwst"], ["tess"])
+
+
+def test_first_boot_reads_the_file_the_aws_launch_user_data_writes():
+    """aws_launch's user-data writes the settings file; first boot must read that very path and accept the
+    launch facts written next to the settings."""
+    repo = SCRIPT.parents[3]
+    defaults = yaml.safe_load((repo / "roles/first_boot/defaults/main.yml").read_text())
+    user_data = (repo / "roles/aws_launch/templates/user-data.yml.j2").read_text()
+    written = re.findall(r"^\s+- path: (\S+)", user_data, re.MULTILINE)
+    assert defaults["first_boot_settings_file"] in written
+    facts = set(re.findall(r"'(\w+)': ", user_data.split("instance-settings.json", 1)[1].split("to_json")[0]))
+    assert facts == set(fb.LAUNCH_KEYS)
+    fb.validate({**dict.fromkeys(fb.LAUNCH_KEYS, "x"), "admins": ["ann"]})
+    with pytest.raises(fb.SettingsError, match="unknown settings"):
+        fb.validate({"region": "x", "colour": "blue"})
