@@ -487,7 +487,10 @@ class Quotas:
         self.state["overrides"][user] = size_text.strip()
         self.projects.ensure(user)
         self.save_state()
-        return size, self.apply_user(user)
+        enforced = self.apply_user(user)
+        if self.home(user).is_dir():  # the warning notice follows the new size at once, not at the next apply
+            self.update_notices(self.build_report([user]))
+        return size, enforced
 
     def apply_user(self, user: str) -> bool:
         """Give a user's home its project and limit. True when the limit is enforced."""

@@ -194,3 +194,17 @@ def test_apply_manages_notices(quota_host: dict[str, Any], capsys: pytest.Captur
     assert not notice.exists()
     rc, _, _ = _run(quota_host, "apply", "--strict", capsys=capsys)
     assert rc == tool.EXIT_NOT_ENFORCED
+
+
+def test_set_refreshes_the_notice_at_once(
+    quota_host: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    (quota_host["home"] / "bob" / "data.bin").write_bytes(b"\1" * (1024 * 1024))
+    notice = quota_host["home"] / "bob" / tool.NOTICE_NAME
+    _run(quota_host, "apply", capsys=capsys)
+    assert not notice.exists()  # 1 MiB of bob's 4M
+    _run(quota_host, "set", "bob", "1M", capsys=capsys)
+    assert "of 1.0M" in notice.read_text()  # no `apply` needed
+    assert not (quota_host["home"] / "alice" / tool.NOTICE_NAME).exists()
+    _run(quota_host, "set", "bob", "8M", capsys=capsys)
+    assert not notice.exists()
