@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import yaml
 from hub import HubUser, run_code
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "storage"))
@@ -36,6 +37,22 @@ def _row(report: dict, name: str) -> dict:
     rows = {r["user"]: r for r in report["users"]}
     assert name in rows, f"{name} not in the quota report: {sorted(rows)}"
     return rows[name]
+
+
+def _size(text: str) -> int:
+    """ "200M" / "10G" / "1.5T" (the roles' binary units) in bytes."""
+    return int(float(text[:-1]) * UNITS[text[-1].upper()])
+
+
+def _default_quota(host) -> int:
+    """quotas_default_size as the quotas role wrote it on this target (Molecule: 200M; the image: 10G)."""
+    return _size(json.loads(host.file("/etc/skyhub/quotas.json").content_string)["default_size"])
+
+
+def _hub_limits(host) -> tuple[int, float]:
+    """Memory (bytes) and CPU limits of the hub's config on this target (tljh_spawner_mem/cpu_limit)."""
+    cfg = yaml.safe_load(host.file("/opt/tljh/config/config.yaml").content_string)
+    return _size(str(cfg["limits"]["memory"])), float(cfg["limits"]["cpu"])
 
 
 def _sha(host, path: str) -> str:
@@ -78,7 +95,7 @@ def test_new_home_gets_its_quota_without_a_manual_step(quota_user, host):
             break
         time.sleep(1)
     assert row["project_id"] is not None, "no project id 30 s after the home appeared: path unit not working"
-    assert row["quota"] == 200 * MIB and row["source"] == "default"  # quotas_default_size in the scenario
+    assert row["quota"] == _default_quota(host) and row["source"] == "default"
     assert f"{row['project_id']}:{home}" in host.file("/etc/projects").content_string.splitlines()
     assert f"skyhub-{quota_user.name}:{row['project_id']}" in host.file("/etc/projid").content_string
     assert host.service("skyhub-quota-apply.path").is_enabled
@@ -118,10 +135,10 @@ def test_memory_and_cpu_in_the_report_match_the_users_container(quota_user, host
     _ensure_running(quota_user)
     row = _row(_report(host), quota_user.name)
     hc = json.loads(host.check_output(f"docker inspect jupyter-{quota_user.name}"))[0]["HostConfig"]
-    mem = str(row["mem_limit"])
-    assert int(float(mem[:-1]) * UNITS[mem[-1].upper()]) == hc["Memory"] == 1024**3  # tljh_spawner_mem_limit
+    mem_limit, cpu_limit = _hub_limits(host)
+    assert _size(str(row["mem_limit"])) == hc["Memory"] == mem_limit
     cpus = hc["NanoCpus"] / 1e9 if hc.get("NanoCpus") else hc["CpuQuota"] / hc["CpuPeriod"]
-    assert float(row["cpu_limit"]) == pytest.approx(cpus) == 1.0
+    assert float(row["cpu_limit"]) == pytest.approx(cpus) == pytest.approx(cpu_limit)
 
 
 def test_user_over_the_warning_threshold_is_flagged_and_told(quota_user, other_user, host):
@@ -151,8 +168,9 @@ def test_user_over_the_warning_threshold_is_flagged_and_told(quota_user, other_u
 def backups_on(host) -> None:
     """Backups are configured on this target (the Molecule appliance sets them; the local demo image
     leaves them off, as site.yml does until backups_enabled and a repository are set)."""
-    if not host.file("/etc/systemd/system/skyhub-backup.timer").exists:
-        pytest.skip("backups are not enabled on this target (backups_enabled is off)")
+    config = json.loads(host.file("/etc/skyhub/backup.json").content_string)
+    if not config["repository"]:
+        pytest.skip("no backup repository on this target (the local image leaves backups off)")
 
 
 def test_backup_timer_is_enabled_and_scheduled(backups_on, host):
