@@ -11,6 +11,7 @@ the key the role computes there, so a stale or foreign archive can cost time but
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import shutil
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from skyhub.build import image
 from skyhub.errors import SkyhubError
 
 REPO = Path(__file__).resolve().parents[3]
@@ -30,8 +32,9 @@ CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 ARCHIVE_PREFIX = "science-images-"
 
 
+@functools.cache
 def _filters():
-    """The role's filter plugin (one definition of the content key, used by the role and here)."""
+    """The role's filter plugin (loaded once) (one definition of the content key, used by the role and here)."""
     path = ROLE / "filter_plugins" / "science_images.py"
     spec = importlib.util.spec_from_file_location("skyhub_science_images_filters", path)
     if spec is None or spec.loader is None:
@@ -47,14 +50,9 @@ def default_images() -> list[dict]:
     return list(defaults["science_images_list"])
 
 
-def image_id(ref: str) -> str | None:
-    res = subprocess.run(
-        ["docker", "image", "inspect", "-f", "{{.Id}}", ref], capture_output=True, text=True, check=False
-    )
-    return res.stdout.strip() if res.returncode == 0 else None
-
-
-def label(ref: str, key: str) -> str:
+def content_key_label(ref: str) -> str:
+    """The content key the image `ref` carries (empty when it is missing or has none)."""
+    key = _filters().KEY_LABEL
     res = subprocess.run(
         ["docker", "image", "inspect", "-f", "{{index .Config.Labels \"" + key + "\"}}", ref],
         capture_output=True,
@@ -65,7 +63,7 @@ def label(ref: str, key: str) -> str:
 
 
 def plan(base_ref: str, images: list[dict] | None = None, source_dir: Path | None = None) -> list[dict]:
-    base_id = image_id(base_ref)
+    base_id = image.image_id(base_ref)
     if base_id is None:
         raise SkyhubError(
             f"the science images' base {base_ref} is not in the local Docker; run `skyhub base-image python`"
@@ -113,11 +111,11 @@ def ensure(base_ref: str, cache_dir: Path, images: list[dict] | None = None) -> 
         return archive
     start = time.monotonic()
     for entry in entries:
-        if label(entry["ref"], filters_label()) == entry["key"]:
+        if content_key_label(entry["ref"]) == entry["key"]:
             print(f"skyhub: {entry['ref']} is current in the local Docker", file=sys.stderr, flush=True)
             continue
         _build(entry, base_ref, source_dir)
-        if label(entry["ref"], filters_label()) != entry["key"]:
+        if content_key_label(entry["ref"]) != entry["key"]:
             raise SkyhubError(f"{entry['ref']} was built but does not carry content key {entry['key'][:12]}")
     partial = archive.with_suffix(".partial")
     subprocess.run(["docker", "save", "-o", str(partial), *[e["ref"] for e in entries]], check=True)
@@ -133,7 +131,3 @@ def ensure(base_ref: str, cache_dir: Path, images: list[dict] | None = None) -> 
         flush=True,
     )
     return archive
-
-
-def filters_label() -> str:
-    return _filters().KEY_LABEL
