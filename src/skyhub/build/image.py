@@ -15,7 +15,7 @@ from skyhub.errors import SkyhubError
 
 REPO = Path(__file__).resolve().parents[3]
 # Everything that decides the image's content: a change to any of these makes a new local image.
-KEY_PATHS = ("packer", "playbooks", "roles", "images", "inventories/local", "notebooks")
+KEY_PATHS = ("packer", "playbooks", "roles", "plugin", "images", "inventories/local", "notebooks")
 LOCAL_REPOSITORY = "skyhub/appliance"
 
 
