@@ -27,7 +27,12 @@ from typing import Any
 
 from .settings import SettingsError, skyhub_settings
 
-OWNED_TABLES = {("auth",), ("skyhub", "images"), ("skyhub", "limits", "groups"), ("skyhub", "limits", "users")}
+OWNED_TABLES = {
+    ("auth",),
+    ("skyhub", "images"),
+    ("skyhub", "limits", "groups"),
+    ("skyhub", "limits", "users"),
+}
 PROXY_KEYS = {"https", "http", "traefik_api", "base_url"}
 
 

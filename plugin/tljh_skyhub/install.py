@@ -25,7 +25,12 @@ def _steps(downloads: bool) -> list[str]:
         steps.append("ensure_user_environment")
     steps.append("ensure_jupyterhub_package")
     steps.append("ensure_traefik_binary" if downloads else "check_traefik_binary")
-    steps += ["ensure_jupyterhub_service", "ensure_jupyterhub_running", "ensure_symlinks", "run_plugin_actions"]
+    steps += [
+        "ensure_jupyterhub_service",
+        "ensure_jupyterhub_running",
+        "ensure_symlinks",
+        "run_plugin_actions",
+    ]
     return steps
 
 
