@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import safehome
+from .form import options_form
 from .settings import effective_limits, image_choices, skyhub_settings, tljh_default_limits
 
 
@@ -29,6 +30,7 @@ def configure(c: Any, config: Mapping[str, Any]) -> dict[str, Any]:
     c.DockerSpawner.image = images[s["default_image"]]
     # Always explicit: the spawn form lists exactly these, and anything else is refused.
     c.DockerSpawner.allowed_images = images
+    c.DockerSpawner.options_form = options_form(s)
     c.DockerSpawner.network_name = s["network"]
     c.DockerSpawner.use_internal_ip = True
     c.DockerSpawner.remove = True

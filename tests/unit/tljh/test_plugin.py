@@ -210,3 +210,17 @@ def test_offline_installer_leaves_out_exactly_the_two_downloads(capsys):
         "ensure_symlinks",
     ):
         assert step in offline
+
+
+def test_spawn_form_explains_each_image():
+    c = Config()
+    imgs = [
+        {"name": "astro", "image": "skyhub/astro:2026.11.0", "description": "Astronomy <stack>"},
+        {"name": "minimal", "image": "skyhub/minimal:1", "display_name": "Bare", "version": "1.0-rc"},
+    ]
+    spawner.configure(c, config(images=imgs, default_image="minimal"))
+    form = c.DockerSpawner.options_form
+    assert 'name="image"' in form
+    assert '<option value="astro">astro (2026.11.0)</option>' in form
+    assert '<option value="minimal" selected>Bare (1.0-rc)</option>' in form
+    assert "Astronomy &lt;stack&gt;" in form and "<stack>" not in form  # descriptions are escaped
