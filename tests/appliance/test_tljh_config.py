@@ -51,7 +51,7 @@ def test_tljh_config_is_tljhs_own_command(host):
     # the hub runs TLJH's jupyterhub_config.py, with the skyhub plugin registered in TLJH's entry point group
     assert "tljh/jupyterhub_config.py" in host.check_output("systemctl cat jupyterhub")
     plugins = host.check_output(
-        "/opt/tljh/hub/bin/python3 -c \"from tljh.utils import get_plugin_manager as g; "
+        '/opt/tljh/hub/bin/python3 -c "from tljh.utils import get_plugin_manager as g; '
         'print(sorted(n for n, _ in g().list_name_plugin()))"'
     )
     assert "skyhub" in plugins
