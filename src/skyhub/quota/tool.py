@@ -43,7 +43,8 @@ DEFAULTS: dict[str, Any] = {
     "group_sizes": {},
     "warn_percent": 90,
     "hub_db": "/opt/tljh/state/jupyterhub.sqlite",
-    "limits_file": "/etc/skyhub/spawner-limits.json",
+    # prints the hub's limits per user from config.yaml (the skyhub TLJH plugin owns the rules)
+    "limits_command": ["/opt/tljh/hub/bin/skyhub-tljh-limits"],
     "backup_state_file": "/var/lib/skyhub/backup/state.json",
     "state_file": "/var/lib/skyhub/quota/state.json",
     "projid_file": "/etc/projid",
@@ -188,25 +189,27 @@ def effective_size(
     return parse_size(cfg["default_size"]), "default"
 
 
-def _mem_bytes(value: Any) -> float:
+def hub_limits(command: list[str], groups: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+    """Memory/CPU limits per user as the hub's spawner applies them, asked from the hub's own code
+    (`limits_command`, the skyhub TLJH plugin reading config.yaml). {} with a warning if it cannot say."""
     try:
-        return float(parse_size(str(value)))
-    except QuotaError:
-        return 0.0
-
-
-def effective_limits(limits: dict[str, Any], user: str, groups: list[str]) -> dict[str, Any]:
-    """Memory/CPU limits as the spawner applies them: user > largest of the user's groups > default."""
-    result = dict(limits.get("default") or {})
-    group_limits = [limits.get("groups", {}).get(g) or {} for g in groups]
-    mems = [g["mem_limit"] for g in group_limits if g.get("mem_limit")]
-    cpus = [float(g["cpu_limit"]) for g in group_limits if g.get("cpu_limit")]
-    if mems:
-        result["mem_limit"] = max(mems, key=_mem_bytes)
-    if cpus:
-        result["cpu_limit"] = max(cpus)
-    result.update({k: v for k, v in (limits.get("users", {}).get(user) or {}).items() if v})
-    return {"mem_limit": result.get("mem_limit"), "cpu_limit": result.get("cpu_limit")}
+        res = subprocess.run(
+            command,
+            input=json.dumps({"users": groups}),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if res.returncode != 0:
+            raise OSError(res.stderr.strip()[-300:] or f"exit {res.returncode}")
+        return json.loads(res.stdout)
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        print(
+            f"skyhub-quota: warning: cannot read the hub's limits ({' '.join(command)}): {exc}",
+            file=sys.stderr,
+        )
+        return {}
 
 
 # -------------------------------------------------------------------------------------- project ids
@@ -513,7 +516,7 @@ class Quotas:
 
     def build_report(self, users: list[str] | None = None) -> Report:
         users = users if users is not None else home_users(self.cfg["home_root"])
-        limits = _read_json(self.cfg["limits_file"], {}) or {}
+        limits = hub_limits(self.cfg["limits_command"], {u: self.groups.get(u, []) for u in users})
         backup = _read_json(self.cfg["backup_state_file"], {}) or {}
         warn = float(self.cfg["warn_percent"])
         xfs = xfs_usage(self.enf) if self.enf.available else {}
@@ -523,7 +526,7 @@ class Quotas:
             pid = self.projects.id_for(user)
             used = xfs[pid][0] if pid is not None and pid in xfs else tree_usage(self.home(user))
             percent = round(100.0 * used / size, 1)
-            lim = effective_limits(limits, user, self.groups.get(user, []))
+            lim = limits.get(user) or {"mem_limit": None, "cpu_limit": None}
             in_backup = user in (backup.get("users") or [])
             report.users.append(
                 UserRow(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from quota_check import check_quota_report
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
 TOOL = ROOT / "src" / "skyhub" / "quota" / "tool.py"
+PLUGIN = ROOT / "plugin"
 PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else "python3"
 
 
@@ -40,10 +42,11 @@ def host_layout(tmp_path: Path) -> dict[str, Any]:
         (home / user / "notes.txt").write_text("hello\n" * 100)
     os.link(home / "bob" / "work" / "data.bin", home / "bob" / "hardlink.bin")  # counted once, like du
     make_hub_db(tmp_path / "hub.sqlite", {"alice": [], "bob": ["astro"], "carol": []})
-    (tmp_path / "limits.json").write_text(
-        json.dumps(
-            {"default": {"mem_limit": "2G", "cpu_limit": 1.0}, "groups": {"astro": {"mem_limit": "8G"}}}
-        )
+    # the hub's limits as the skyhub TLJH plugin computes them (its own code, without TLJH installed)
+    code = (
+        f"import json, sys; sys.path.insert(0, {str(PLUGIN)!r}); from tljh_skyhub.limits import limits_for; "
+        "print(json.dumps(limits_for({'limits': {'memory': '2G', 'cpu': 1}, "
+        "'skyhub': {'limits': {'groups': {'astro': {'mem_limit': '8G'}}}}}, json.load(sys.stdin)['users'])))"
     )
     cfg = {
         "home_root": str(home),
@@ -51,7 +54,7 @@ def host_layout(tmp_path: Path) -> dict[str, Any]:
         "group_sizes": {"astro": "1G"},
         "warn_percent": 80,
         "hub_db": str(tmp_path / "hub.sqlite"),
-        "limits_file": str(tmp_path / "limits.json"),
+        "limits_command": [sys.executable, "-c", code],
         "backup_state_file": str(tmp_path / "backup-state.json"),
         "state_file": str(tmp_path / "state.json"),
         "projid_file": str(tmp_path / "projid"),

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hub_limits import limits_command
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def quota_host(tmp_path: Path) -> dict[str, Any]:
         "group_sizes": {"astro": "2M", "big": "3M"},
         "warn_percent": 90,
         "hub_db": str(tmp_path / "hub.sqlite"),
-        "limits_file": str(tmp_path / "limits.json"),
+        "limits_command": limits_command(tmp_path / "config.json", {}),
         "backup_state_file": str(tmp_path / "backup-state.json"),
         "state_file": str(tmp_path / "quota-state.json"),
         "projid_file": str(tmp_path / "projid"),

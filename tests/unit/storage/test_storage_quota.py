@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hub_limits import limits_command
 
 from skyhub.quota import tool
 
@@ -84,20 +85,6 @@ def test_size_precedence(quota_host: dict[str, Any]) -> None:
     assert tool.effective_size(cfg, {"bob": "500M"}, "bob", ["big"]) == (500 * 1024**2, "set")
 
 
-def test_effective_limits() -> None:
-    limits = {
-        "default": {"mem_limit": "2G", "cpu_limit": 1.0},
-        "groups": {
-            "astro": {"mem_limit": "4G", "cpu_limit": 2.0},
-            "big": {"mem_limit": "8G", "cpu_limit": 1.5},
-        },
-        "users": {"bob": {"mem_limit": "16G"}},
-    }
-    assert tool.effective_limits(limits, "alice", []) == {"mem_limit": "2G", "cpu_limit": 1.0}
-    assert tool.effective_limits(limits, "alice", ["astro", "big"]) == {"mem_limit": "8G", "cpu_limit": 2.0}
-    assert tool.effective_limits(limits, "bob", ["astro"]) == {"mem_limit": "16G", "cpu_limit": 2.0}
-
-
 def test_detect_enforcement(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
@@ -153,9 +140,11 @@ def test_report_table_and_json(quota_host: dict[str, Any], capsys: pytest.Captur
     home = quota_host["home"]
     (home / "alice" / "big.bin").write_bytes(b"\1" * (960 * 1024))  # 94% of alice's 1M default
     (home / "bob" / "small.bin").write_bytes(b"\1" * 4096)
-    Path(quota_host["cfg"]["limits_file"]).write_text(
-        json.dumps({"default": {"mem_limit": "2G", "cpu_limit": 1.0}, "users": {"bob": {"cpu_limit": 2}}})
+    quota_host["cfg"]["limits_command"] = limits_command(
+        quota_host["root"] / "config.json",
+        {"limits": {"memory": "2G", "cpu": 1}, "skyhub": {"limits": {"users": {"bob": {"cpu_limit": 2}}}}},
     )
+    Path(quota_host["config"]).write_text(json.dumps(quota_host["cfg"]))
     Path(quota_host["cfg"]["backup_state_file"]).write_text(
         json.dumps({"last_status": "ok", "last_success": "2026-11-25T03:00:00+00:00", "users": ["alice"],
                     "repository_size": 5 * 1024**2})
