@@ -34,6 +34,12 @@ DEFAULTS: dict[str, Any] = {
     # per-group / per-user overrides of TLJH's limits.memory / limits.cpu: {name: {mem_limit, cpu_limit}}
     "limits": {"groups": {}, "users": {}},
     "pids_limit": 1024,
+    # the image's filesystem is read-only in a user server; /tmp is a tmpfs of tmp_size (counted in memory)
+    "read_only_root": True,
+    "tmp_size": "512M",
+    # servers running at once; 0 derives it at hub start: (host memory - host_reserved_memory) / limits.memory
+    "active_server_limit": 0,
+    "host_reserved_memory": "2G",
     "concurrent_spawn_limit": 20,
     "start_timeout": 120,
     "http_timeout": 120,
@@ -161,7 +167,21 @@ def skyhub_settings(config: Mapping[str, Any]) -> dict[str, Any]:
         raise SettingsError("skyhub.limits may hold only groups and users")
     _check_limit_table(limits["groups"], "skyhub.limits.groups")
     _check_limit_table(limits["users"], "skyhub.limits.users")
-    for key in ("pids_limit", "concurrent_spawn_limit", "start_timeout", "http_timeout"):
+    if not isinstance(s["read_only_root"], bool):
+        raise SettingsError(f"skyhub.read_only_root must be true or false (got {s['read_only_root']!r})")
+    for key in ("tmp_size", "host_reserved_memory"):
+        try:
+            if to_bytes(s[key]) <= 0:
+                raise SettingsError("must be above 0")
+        except SettingsError as exc:
+            raise SettingsError(f"skyhub.{key}: {exc}") from None
+    for key in (
+        "pids_limit",
+        "concurrent_spawn_limit",
+        "start_timeout",
+        "http_timeout",
+        "active_server_limit",
+    ):
         if isinstance(s[key], bool) or not isinstance(s[key], int) or s[key] < 0:
             raise SettingsError(f"skyhub.{key} must be a whole number >= 0 (got {s[key]!r})")
     homes = s["homes"]
@@ -174,6 +194,27 @@ def skyhub_settings(config: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(homes[key], bool) or not isinstance(homes[key], int) or homes[key] <= 0:
             raise SettingsError(f"skyhub.homes.{key} must be a number above 0 (got {homes[key]!r})")
     return s
+
+
+def host_memory_bytes(meminfo: str = "/proc/meminfo") -> int:
+    with open(meminfo) as fh:
+        for line in fh:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    raise SettingsError(f"no MemTotal in {meminfo}")
+
+
+def active_server_limit(
+    settings: Mapping[str, Any], default_mem_limit: Any, meminfo: str = "/proc/meminfo"
+) -> int:
+    """skyhub.active_server_limit, or (0) what the host's memory holds: (MemTotal - host_reserved_memory)
+    divided by the default memory limit, at least 1. 0 (no limit) when there is no default memory limit."""
+    if settings["active_server_limit"]:
+        return int(settings["active_server_limit"])
+    if default_mem_limit is None:
+        return 0
+    free = host_memory_bytes(meminfo) - to_bytes(settings["host_reserved_memory"])
+    return max(1, free // to_bytes(default_mem_limit))
 
 
 def image_choices(settings: Mapping[str, Any]) -> dict[str, str]:

@@ -6,13 +6,23 @@ default limits; the `skyhub:` section (settings.py) holds the rest.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from . import safehome
 from .form import options_form
-from .settings import effective_limits, image_choices, skyhub_settings, tljh_default_limits
+from .settings import (
+    active_server_limit,
+    effective_limits,
+    image_choices,
+    skyhub_settings,
+    tljh_default_limits,
+)
+
+# The longest escaped user name whose home directory name (and container name) still works.
+USERNAME_MAX_ESCAPED = 200
 
 
 def configure(c: Any, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -41,34 +51,76 @@ def configure(c: Any, config: Mapping[str, Any]) -> dict[str, Any]:
     }
     c.DockerSpawner.name_template = "jupyter-{username}"
     c.DockerSpawner.extra_create_kwargs = {"user": f"{homes['uid']}:{homes['gid']}"}
-    c.DockerSpawner.extra_host_config = {
+    host_config: dict[str, Any] = {
         "security_opt": ["no-new-privileges:true"],
         "cap_drop": ["ALL"],
         "pids_limit": s["pids_limit"],
         "init": True,
     }
+    if s["read_only_root"]:
+        # The image is read-only: a user writes to their home and to a sized /tmp (which counts against the
+        # server's memory limit), never to the writable layer on the host's Docker disk.
+        host_config["read_only"] = True
+        host_config["tmpfs"] = {"/tmp": f"rw,nosuid,nodev,size={s['tmp_size']}"}
+    c.DockerSpawner.extra_host_config = host_config
     c.DockerSpawner.environment = {"HOME": homes["container_home"]}
     c.Spawner.start_timeout = s["start_timeout"]
     c.Spawner.http_timeout = s["http_timeout"]
-    c.Spawner.pre_spawn_hook = pre_spawn_hook(s, tljh_default_limits(config))
+    default_limits = tljh_default_limits(config)
+    c.Spawner.pre_spawn_hook = pre_spawn_hook(s, default_limits)
+    # How many servers may run at once (past it the hub answers "Active user limit exceeded. Try again in a
+    # few minutes." and nobody already working is affected).
+    c.JupyterHub.active_server_limit = active_server_limit(s, default_limits["mem_limit"])
+    c.Authenticator.post_auth_hook = check_name
     return s
 
 
-def pre_spawn_hook(settings: Mapping[str, Any], default_limits: Mapping[str, Any]) -> Callable[[Any], None]:
+def check_name(authenticator: Any, handler: Any, authentication: dict[str, Any]) -> dict[str, Any]:
+    """Refuse, at login and with a clear message, a name whose home directory name would be too long.
+
+    Every other name works end to end: DockerSpawner's escaping (one-to-one: "-" is escaped too) names the
+    container and the home directory, so two names never share a home."""
+    from dockerspawner import DockerSpawner
+    from tornado import web
+
+    escaped = DockerSpawner._escape(authentication["name"])
+    if len(escaped.encode()) > USERNAME_MAX_ESCAPED:
+        raise web.HTTPError(
+            403,
+            f"This user name is too long for this hub: its escaped form ({len(escaped)} characters) must be "
+            f"at most {USERNAME_MAX_ESCAPED}. Letters a-z and digits count once, other characters three "
+            "times or more. Choose a shorter name.",
+        )
+    return authentication
+
+
+def pre_spawn_hook(
+    settings: Mapping[str, Any], default_limits: Mapping[str, Any]
+) -> Callable[[Any], Awaitable[None]]:
     homes = settings["homes"]
 
-    def skyhub_pre_spawn(spawner: Any) -> None:
-        # Bind-mounted homes would be created root-owned by Docker (DockerSpawner #160): make them first,
-        # and give them the skeleton, without root ever following a path the user controls (safehome).
-        for host_path, bind in spawner.volume_binds.items():
-            if bind["bind"] != homes["container_home"]:
-                continue
-            root, name = os.path.split(os.path.normpath(host_path))
-            if root != os.path.normpath(homes["root"]):
-                raise safehome.HomeError(f"{host_path} is not under the home root {homes['root']}")
-            answer = safehome.copy_skeleton(root, name, homes["skel"], homes["uid"], homes["gid"])
-            if answer.get("created"):
-                spawner.log.info("skyhub: created home %s for %s", host_path, spawner.user.name)
+    async def skyhub_pre_spawn(spawner: Any) -> None:
+        # The home is made (DockerSpawner #160: Docker would make it root-owned) and given the skeleton files
+        # it never received, without root ever following a path the user controls (safehome; decision 8).
+        # Its name is DockerSpawner's escaped user name, the {username} of the volume.
+        answer = await asyncio.to_thread(
+            safehome.copy_skeleton,
+            homes["root"],
+            spawner.escaped_name,
+            homes["skel"],
+            homes["uid"],
+            homes["gid"],
+        )
+        if answer.get("created"):
+            spawner.log.info(
+                "skyhub: created home %s for %s",
+                os.path.join(homes["root"], spawner.escaped_name),
+                spawner.user.name,
+            )
+        if answer.get("skipped"):
+            spawner.log.info(
+                "skyhub: skeleton files left alone for %s: %s", spawner.user.name, answer["skipped"]
+            )
         limits = effective_limits(
             default_limits, settings["limits"], spawner.user.name, [g.name for g in spawner.user.groups]
         )

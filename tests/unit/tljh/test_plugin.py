@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -136,14 +138,10 @@ def homes(tmp_path, monkeypatch):
 
 def _spawner(homes, name="ann", groups=()):
     user = SimpleNamespace(name=name, groups=[SimpleNamespace(name=g) for g in groups])
-    home = homes.root / name
+    log = SimpleNamespace(info=lambda *a: None)
     return SimpleNamespace(
-        volume_binds={str(home): {"bind": "/home/jovyan", "mode": "rw"}},
-        user=user,
-        log=SimpleNamespace(info=lambda *a: None),
-        mem_limit=None,
-        cpu_limit=None,
-    ), home
+        escaped_name=name, user=user, log=log, mem_limit=None, cpu_limit=None
+    ), homes.root / name
 
 
 def test_pre_spawn_makes_the_home_fills_it_once_and_sets_limits(homes):
@@ -153,21 +151,76 @@ def test_pre_spawn_makes_the_home_fills_it_once_and_sets_limits(homes):
     )
     hook = c.Spawner.pre_spawn_hook
     sp, home = _spawner(homes, groups=["big"])
-    hook(sp)
+    asyncio.run(hook(sp))
     assert home.stat().st_uid == 1000 and (home / "demo" / "intro.ipynb").read_text() == "v1"
+    assert (home / "demo" / "intro.ipynb").stat().st_uid == 1000
     assert sp.mem_limit == "8G" and sp.cpu_limit == 2.0
-    (home / "demo" / "intro.ipynb").unlink()  # a file the user deleted is not brought back
-    hook(sp)
-    assert not (home / "demo" / "intro.ipynb").exists()
+    # the user edits one file and deletes another: neither is touched on the next spawn
+    (home / "demo" / "intro.ipynb").write_text("mine")
+    (homes.skel / "new.txt").write_text("new content")
+    asyncio.run(hook(sp))
+    assert (home / "demo" / "intro.ipynb").read_text() == "mine"
+    assert (home / "new.txt").read_text() == "new content"  # content added later still arrives
+    (home / "new.txt").unlink()
+    asyncio.run(hook(sp))
+    assert not (home / "new.txt").exists()  # a file the user deleted is not brought back
 
 
-def test_pre_spawn_refuses_a_home_outside_the_home_root(homes, tmp_path):
+def test_pre_spawn_refuses_a_name_that_is_not_one_path_component(homes):
     c = Config()
     spawner.configure(c, config(homes={"root": str(homes.root), "skel": str(homes.skel)}))
-    sp, _ = _spawner(homes)
-    sp.volume_binds = {str(tmp_path / "elsewhere" / "ann"): {"bind": "/home/jovyan", "mode": "rw"}}
-    with pytest.raises(safehome.HomeError, match="not under the home root"):
-        c.Spawner.pre_spawn_hook(sp)
+    sp, _ = _spawner(homes, name="..")
+    with pytest.raises(safehome.HomeError, match="not a usable home directory name"):
+        asyncio.run(c.Spawner.pre_spawn_hook(sp))
+
+
+def test_read_only_image_with_a_sized_tmp_and_it_can_be_turned_off():
+    c = Config()
+    spawner.configure(c, config(tmp_size="256M"))
+    host_cfg = c.DockerSpawner.extra_host_config
+    assert host_cfg["read_only"] is True and host_cfg["tmpfs"] == {"/tmp": "rw,nosuid,nodev,size=256M"}
+    c = Config()
+    spawner.configure(c, config(read_only_root=False))
+    assert "read_only" not in c.DockerSpawner.extra_host_config
+
+
+def test_server_limit_given_or_derived_from_memory(tmp_path):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       25165824 kB\nMemFree: 1 kB\n")  # 24 GiB
+    s = settings.skyhub_settings(config())
+    assert settings.active_server_limit(s, "2G", str(meminfo)) == (24 - 2) // 2
+    assert settings.active_server_limit(s, None, str(meminfo)) == 0  # no memory limit: no derived limit
+    assert settings.active_server_limit(settings.skyhub_settings(config(active_server_limit=7)), "2G") == 7
+    c = Config()
+    spawner.configure(c, config())
+    assert c.JupyterHub.active_server_limit >= 1
+
+
+class FakeWeb:
+    """tornado.web's HTTPError as the login handler uses it (status and message; tornado is the hub's)."""
+
+    class HTTPError(Exception):
+        def __init__(self, status_code, log_message):
+            super().__init__(log_message)
+            self.status_code = status_code
+
+
+def test_login_refuses_names_too_long_for_a_home_and_keeps_others(monkeypatch):
+    # the hub's environment has these; here: DockerSpawner's escaping of names (one-to-one: every character
+    # outside a-z0-9 becomes -XX; its real code runs on the appliance) and tornado's HTTPError
+    escape = lambda s: "".join(c if c.isascii() and c.isalnum() else f"-{ord(c):02x}" for c in s)  # noqa: E731
+    monkeypatch.setitem(
+        sys.modules, "dockerspawner", SimpleNamespace(DockerSpawner=SimpleNamespace(_escape=escape))
+    )
+    monkeypatch.setitem(sys.modules, "tornado", SimpleNamespace(web=FakeWeb))
+    c = Config()
+    spawner.configure(c, config())
+    check = c.Authenticator.post_auth_hook
+    for name in ["jane.doe@example.org", "o'brien", "zoë", "x" * 48]:
+        assert check(None, None, {"name": name}) == {"name": name}
+    with pytest.raises(FakeWeb.HTTPError, match="too long") as err:
+        check(None, None, {"name": "é" * 80})
+    assert err.value.status_code == 403
 
 
 # ---- config.yaml ownership (skyhub-tljh-apply) ----
