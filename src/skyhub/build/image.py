@@ -276,6 +276,10 @@ def build(req: BuildRequest) -> dict:
         print(f"skyhub: {source} settings and template are valid (nothing built)", flush=True)
         record["validated_only"] = True
         return record
+    if record.get("public"):
+        # the account settings that would fail the build at its very end (docs/publishing.md)
+        for warning in publish.check_account(record["regions"]):
+            print(f"skyhub: warning: {warning}", flush=True)
     manifest = req.build_dir / "packer-manifest.json"
     manifest.unlink(missing_ok=True)
     packer.stream([binary, "build", "-color=false", "-force", *argv_common, str(stage)], source, env=env)

@@ -249,6 +249,56 @@ def resolve(
     return out
 
 
+def check_account(regions: list[str], client=None) -> list[str]:
+    """Before a public build (it takes most of an hour): refuse when an account setting in one of the
+    image's regions would make publishing fail at the very end, where Packer deregisters the AMI.
+    - EBS encryption by default: the volume, and so the AMI, comes out encrypted whatever the template
+      says, and AWS cannot make it public.
+    - Block public access for AMIs: AWS refuses the launch permission for all.
+    Returns warnings for what could not be read (the build goes on). `client(region)` makes the EC2
+    client (default: boto3's credential chain)."""
+    if client is None:
+        import boto3
+
+        def client(region: str):
+            return boto3.client("ec2", region_name=region)
+
+    problems: list[str] = []
+    warnings: list[str] = []
+    for region in regions:
+        ec2 = client(region)
+        try:
+            if ec2.get_ebs_encryption_by_default()["EbsEncryptionByDefault"]:
+                problems.append(
+                    f"{region} encrypts every new EBS volume by default (an account setting), so the image "
+                    "would come out encrypted and AWS cannot make it public: publish from a region/account "
+                    f"where `aws ec2 get-ebs-encryption-by-default --region {region}` says false, or turn it "
+                    f"off for the build (`aws ec2 disable-ebs-encryption-by-default --region {region}`; it "
+                    "applies to every new volume in the region, turn it back on afterwards)"
+                )
+        except Exception as exc:  # a probe: what it cannot read becomes a warning, the build decides
+            warnings.append(f"{region}: could not read EBS encryption by default ({exc})")
+        try:
+            state = ec2.get_image_block_public_access_state()["ImageBlockPublicAccessState"]
+            if state != "unblocked":
+                problems.append(
+                    f"{region} blocks public AMIs (block public access for AMIs: {state}): lift it with "
+                    f"`aws ec2 disable-image-block-public-access --region {region}` (it takes up to 10 "
+                    "minutes; `aws ec2 get-image-block-public-access-state` then says unblocked), build, "
+                    "then turn it back on (aws ec2 enable-image-block-public-access "
+                    "--image-block-public-access-state block-new-sharing)"
+                )
+        except Exception as exc:  # likewise (moto, the AWS stand-in in tests, lacks this call)
+            warnings.append(f"{region}: could not read the block-public-access state for AMIs ({exc})")
+    if problems:
+        raise SkyhubError(
+            "this account cannot publish the image yet (nothing was built):\n  - "
+            + "\n  - ".join(problems)
+            + "\nSee docs/publishing.md."
+        )
+    return warnings
+
+
 def set_deprecation(amis: dict[str, str], deprecate_at: str) -> None:
     """Packer 1.6.6 cannot set deprecate_at: set it on each AMI (every region) with boto3 afterwards."""
     import boto3

@@ -305,3 +305,39 @@ def test_generated_settings_pass_packer_validate(public, tmp_path):
         check=False,
     )
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+# ---- the account settings that would fail a public build at its end (moto, in-process) ----
+
+
+@pytest.fixture
+def fake_aws(monkeypatch):
+    from moto import mock_aws
+
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield
+
+
+def test_account_check_refuses_a_region_that_encrypts_new_volumes_by_default(fake_aws):
+    import boto3
+
+    boto3.client("ec2", region_name="us-west-2").enable_ebs_encryption_by_default()
+    with pytest.raises(SkyhubError) as err:
+        publish.check_account(["us-east-1", "us-west-2"])
+    msg = str(err.value)
+    assert "us-west-2 encrypts every new EBS volume by default" in msg
+    assert "disable-ebs-encryption-by-default --region us-west-2" in msg
+    assert "us-east-1 encrypts" not in msg
+    assert "nothing was built" in msg
+
+
+def test_account_check_passes_when_volumes_are_not_encrypted_by_default(fake_aws):
+    # control for the refusal above. moto has no block-public-access call: that probe becomes a warning
+    # (the refusal for block-new-sharing is therefore not exercised here).
+    warnings = publish.check_account(["us-east-1", "us-west-2"])
+    assert [w.split(":")[0] for w in warnings] == ["us-east-1", "us-west-2"]
+    assert all("block-public-access" in w for w in warnings)
