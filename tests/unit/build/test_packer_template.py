@@ -196,18 +196,6 @@ def test_packer_validates_each_source_without_aws_credentials(only):
 
 
 @pytest.mark.skipif(shutil.which("packer") is None, reason="packer not installed (lint installs it)")
-def test_packer_validates_the_public_mode():
-    res = _validate(
-        "-only=amazon-ebs.aws",
-        "-var=aws_public=true",
-        "-var=aws_encrypt_boot=false",
-        '-var=aws_ami_regions=["us-west-2"]',
-        "-var=aws_deprecate_at=2030-01-01T00:00:00Z",
-    )
-    assert res.returncode == 0, res.stdout + res.stderr
-
-
-@pytest.mark.skipif(shutil.which("packer") is None, reason="packer not installed (lint installs it)")
 @pytest.mark.parametrize("extra", [[], ["-var=aws_encrypt_boot=false", "-var=aws_kms_key_id=alias/k"]])
 def test_packer_refuses_a_public_encrypted_image(extra):
     res = _validate("-only=amazon-ebs.aws", "-var=aws_public=true", *extra)
