@@ -18,6 +18,7 @@ CASES = [
     ("tljh", {"tljh_authenticator": "github", "tljh_github_client_id": "abc"}, "tljh_github_client_secret"),
     ("tljh", {"tljh_authenticator": "ldap"}, "tljh_authenticator"),
     ("tljh", {"tljh_spawner_mem_limit": "lots"}, "tljh_spawner_mem_limit"),
+    ("tljh", {"tljh_spawner_cpu_limit": 0.5}, "tljh_spawner_cpu_limit"),  # TLJH's limits.cpu: whole cores
     ("tljh", {"tljh_admin_users": "alice"}, "tljh_admin_users"),
     ("tljh", {"tljh_spawner_default_image": "gpu"}, "tljh_spawner_default_image"),
     ("tljh", {"tljh_spawner_group_limits": {"big": {"cpu_limit": -1}}}, "tljh_spawner_group_limits"),
