@@ -103,24 +103,23 @@ def pre_spawn_hook(
         # The home is made (DockerSpawner #160: Docker would make it root-owned) and given the skeleton files
         # it never received, without root ever following a path the user controls (safehome; decision 8).
         # Its name is DockerSpawner's escaped user name, the {username} of the volume.
-        answer = await asyncio.to_thread(
-            safehome.copy_skeleton,
-            homes["root"],
-            spawner.escaped_name,
-            homes["skel"],
-            homes["uid"],
-            homes["gid"],
-        )
-        if answer.get("created"):
-            spawner.log.info(
-                "skyhub: created home %s for %s",
-                os.path.join(homes["root"], spawner.escaped_name),
-                spawner.user.name,
-            )
-        if answer.get("skipped"):
-            spawner.log.info(
-                "skyhub: skeleton files left alone for %s: %s", spawner.user.name, answer["skipped"]
-            )
+        # A home that cannot be opened safely stops the spawn; a skeleton the user's own files get in the
+        # way of does not (it is logged).
+        name, root = spawner.escaped_name, homes["root"]
+        uid, gid = homes["uid"], homes["gid"]
+        fd, created = await asyncio.to_thread(safehome.open_home, root, name, uid, gid, True)
+        os.close(fd)
+        if created:
+            spawner.log.info("skyhub: created home %s for %s", os.path.join(root, name), spawner.user.name)
+        try:
+            answer = await asyncio.to_thread(safehome.copy_skeleton, root, name, homes["skel"], uid, gid)
+        except safehome.HomeError as exc:
+            spawner.log.warning("skyhub: no skeleton files for %s: %s", spawner.user.name, exc)
+        else:
+            if answer.get("skipped"):
+                spawner.log.info(
+                    "skyhub: skeleton files left alone for %s: %s", spawner.user.name, answer["skipped"]
+                )
         limits = effective_limits(
             default_limits, settings["limits"], spawner.user.name, [g.name for g in spawner.user.groups]
         )
