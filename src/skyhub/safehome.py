@@ -166,8 +166,9 @@ MAX_WALK_DEPTH = 400
 
 def walk(
     top_fd: int, info: dict[str, Any] | None = None, max_depth: int = MAX_WALK_DEPTH
-) -> Iterator[tuple[int, str, os.stat_result]]:
-    """Yield (parent_fd, name, lstat) for every entry below the directory top_fd, depth first.
+) -> Iterator[tuple[int, str, str, os.stat_result]]:
+    """Yield (parent_fd, parent_path, name, lstat) for every entry below the directory top_fd, depth first;
+    parent_path is the parent's path relative to top ("" for top itself).
 
     Safe in a tree its owner changes meanwhile: entries are examined with lstat relative to their parent's
     descriptor, directories are entered with openat(O_NOFOLLOW | O_DIRECTORY) and only when the opened
@@ -176,16 +177,16 @@ def walk(
     """
     info = info if info is not None else {}
     root_dev = os.fstat(top_fd).st_dev
-    stack: list[tuple[int, list[str], int]] = []
+    stack: list[tuple[int, str, list[str]]] = []
     first = os.dup(top_fd)
     try:
-        stack.append((first, os.listdir(first), 1))
+        stack.append((first, "", os.listdir(first)))
     except OSError:
         os.close(first)
         raise
     try:
         while stack:
-            fd, names, depth = stack[-1]
+            fd, where, names = stack[-1]
             if not names:
                 os.close(fd)
                 stack.pop()
@@ -197,10 +198,10 @@ def walk(
                 continue  # gone meanwhile
             if st.st_dev != root_dev:
                 continue
-            yield fd, name, st
+            yield fd, where, name, st
             if not stat.S_ISDIR(st.st_mode):
                 continue
-            if depth >= max_depth:
+            if len(stack) >= max_depth:
                 info["truncated"] = True
                 continue
             try:
@@ -211,7 +212,7 @@ def walk(
                 now = os.fstat(sub)
                 if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
                     raise OSError("replaced meanwhile")
-                stack.append((sub, os.listdir(sub), depth + 1))
+                stack.append((sub, f"{where}/{name}" if where else name, os.listdir(sub)))
             except OSError:
                 os.close(sub)
     finally:
@@ -225,7 +226,7 @@ def tree_usage(top_fd: int) -> tuple[int, bool]:
     info: dict[str, Any] = {}
     total = os.fstat(top_fd).st_blocks * 512
     seen: set[tuple[int, int]] = set()
-    for _, _, st in walk(top_fd, info):
+    for _, _, _, st in walk(top_fd, info):
         if st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode):
             if (st.st_dev, st.st_ino) in seen:
                 continue

@@ -438,7 +438,7 @@ def set_project_tree(home_fd: int, project_id: int) -> dict[str, int]:
     counts = {"changed": 0, "failed": 0}
     if _set_project_fd(home_fd, project_id, inherit=True):
         counts["changed"] += 1
-    for parent, name, st in safehome.walk(home_fd):
+    for parent, _, name, st in safehome.walk(home_fd):
         is_dir = stat.S_ISDIR(st.st_mode)
         if not (is_dir or stat.S_ISREG(st.st_mode)):
             continue
