@@ -681,12 +681,28 @@ class Quotas:
         written through, and nothing is chowned by root."""
         for row in report.users:
             text = _notice_text(row, report) if row.warn else None
+            if text is None and not self._has_notice(row.home_dir):
+                continue  # nothing to remove: no child process for every home on every apply
             try:
                 safehome.put_notice(
                     self.cfg["home_root"], row.home_dir, self.cfg["notice_name"], text, self.uid, self.gid
                 )
             except (OSError, safehome.HomeError) as exc:
                 print(f"skyhub-quota: warning: notice in {row.home}: {exc}", file=sys.stderr)
+
+    def _has_notice(self, home_dir: str) -> bool:
+        """Whether anything (file, link, ...) has the notice's name in the home: an lstat, nothing opened."""
+        try:
+            fd = safehome.open_existing(self.cfg["home_root"], home_dir)
+        except (OSError, safehome.HomeError):
+            return False
+        try:
+            os.stat(self.cfg["notice_name"], dir_fd=fd, follow_symlinks=False)
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
 
 
 def _notice_text(row: UserRow, report: Report) -> str:
