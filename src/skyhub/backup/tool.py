@@ -524,9 +524,9 @@ def restore_user(
     restic = Restic(cfg)
     home_dir = home_dir_of(user)
     home = Path(cfg["home_root"]) / home_dir
+    dest_root = _outside_homes(cfg, to) if to else None  # bad input fails before restic is asked anything
     snap = _snapshot(restic, cfg, snapshot, str(home))
-    if to:
-        dest_root = _outside_homes(cfg, to)
+    if dest_root:
         dest_root.mkdir(mode=0o700, parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".skyhub-restore-", dir=dest_root))
     else:
@@ -536,7 +536,7 @@ def restore_user(
         restored = staging / str(home).lstrip("/")
         if not restored.is_dir() or restored.is_symlink():
             raise BackupError(f"snapshot {snap['short_id']} has no files for {user}")
-        target = dest_root / home_dir if to else home
+        target = dest_root / home_dir if dest_root else home
         aside = _move_aside(cfg, target) if os.path.lexists(target) else None
         os.replace(restored, target)
     finally:
@@ -570,10 +570,10 @@ def restore_path(
         raise BackupError(
             f"{user} has no home {home}: restore the whole home first (skyhub-backup restore {user})"
         )
+    dest_root = _outside_homes(cfg, to) if to else None
     snap = _snapshot(restic, cfg, snapshot, str(home))
     wanted = "/".join([str(home), *parts])
-    if to:
-        dest_root = _outside_homes(cfg, to)
+    if dest_root:
         dest_root.mkdir(mode=0o700, parents=True, exist_ok=True)
         restic.run("restore", snap["id"], "--target", str(dest_root), "--include", restic_pattern(wanted))
         target = dest_root / wanted.lstrip("/")
@@ -726,6 +726,8 @@ def _syslog(message: str) -> None:
 
 
 def _cmd_list(cfg: dict[str, Any], args: argparse.Namespace) -> int:
+    if args.user:
+        home_dir_of(args.user)  # a bad name fails before restic is asked anything
     snaps = sorted(Restic(cfg).snapshots(), key=lambda s: s["time"])
     if args.user:
         return _list_user(cfg, snaps, args.user, args.json)

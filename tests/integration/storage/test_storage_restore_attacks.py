@@ -99,7 +99,15 @@ def test_restore_one_file_and_one_directory_only(env: dict[str, Any]) -> None:
     alice = make_home(env["home"], "alice")
     bob = make_home(env["home"], "bob")
     make_hub_db(Path(env["cfg"]["hub_db"]), {"alice": [], "bob": []})
+    odd = alice / "odd [1] *$HOME?.txt"  # glob characters and $ in a name: matched exactly, nothing else
+    odd.write_text("odd\n")
+    (alice / "odd 1 x.txt").write_text("neighbour\n")
+    chown_tree(alice)
     backup(env, "run")
+    odd.unlink()
+    (alice / "odd 1 x.txt").write_text("neighbour, later\n")
+    backup(env, "restore", "alice", "--path", odd.name)
+    assert odd.read_text() == "odd\n" and (alice / "odd 1 x.txt").read_text() == "neighbour, later\n"
     (alice / "notebooks" / "analysis.ipynb").write_text("broken by the user")
     (alice / "notebooks" / "new.ipynb").write_text("later work")
     (alice / "data.txt").write_text("changed later\n")
