@@ -22,7 +22,7 @@ escaped form of it (safehome.home_dir_name). Root never writes a path inside a h
 restic restores into a root-only staging directory and a child running as the container user copies the
 restored entry into the home through descriptors (safehome.restore_into_home). Files larger than
 max_file_size and large sparse files are left out of backups (reading them is the cost, not storing them).
-Standard library only: runs with the system python3 (with safehome.py from /usr/local/lib/skyhub).
+Standard library only: runs with the system python3 (and /usr/local/lib/skyhub/skyhub_safehome.py).
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-# The roles install safehome.py here (root-owned); from a checkout or the skyhub package it is imported.
+# The roles install src/skyhub/safehome.py here as skyhub_safehome.py (root-owned), as the tljh role does
+# for the hub; from a checkout or the skyhub package it is imported as skyhub.safehome.
 SAFEHOME_DIR = "/usr/local/lib/skyhub"
 
 
@@ -59,7 +60,7 @@ def _load_safehome() -> Any:
     except ImportError:
         pass
     here = Path(__file__).resolve().parent
-    candidates = [Path(SAFEHOME_DIR) / "safehome.py"]
+    candidates = [Path(SAFEHOME_DIR) / "skyhub_safehome.py"]  # installed by the roles (tljh too)
     if here.parent.name == "skyhub":  # running from a checkout: src/skyhub/<tool>/tool.py
         candidates.append(here.parent / "safehome.py")
     for path in candidates:
@@ -68,7 +69,9 @@ def _load_safehome() -> Any:
             module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
             spec.loader.exec_module(module)  # type: ignore[union-attr]
             return module
-    sys.exit(f"skyhub-backup: error: {SAFEHOME_DIR}/safehome.py is missing (the backups role installs it)")
+    sys.exit(
+        f"skyhub-backup: error: {SAFEHOME_DIR}/skyhub_safehome.py is missing (the backups role installs it)"
+    )
 
 
 safehome = _load_safehome()

@@ -13,7 +13,7 @@ Project ids are allocated once per home from a mapping kept in /etc/projid (`sky
 filesystem cannot enforce project quotas, every command says so (what, why, how to fix) and usage is still
 measured by walking the tree; nothing pretends.
 Standard library only: it runs with the system python3 on the instance (the quotas role installs it, and
-skyhub's safehome.py in /usr/local/lib/skyhub: root never writes a path inside a home, DESIGN.md decision 8).
+skyhub_safehome.py in /usr/local/lib/skyhub: root never writes a path inside a home, DESIGN.md decision 8).
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-# The roles install safehome.py here (root-owned); from a checkout or the skyhub package it is imported.
+# The roles install src/skyhub/safehome.py here as skyhub_safehome.py (root-owned), as the tljh role does
+# for the hub; from a checkout or the skyhub package it is imported as skyhub.safehome.
 SAFEHOME_DIR = "/usr/local/lib/skyhub"
 
 
@@ -46,7 +47,7 @@ def _load_safehome() -> Any:
     except ImportError:
         pass
     here = Path(__file__).resolve().parent
-    candidates = [Path(SAFEHOME_DIR) / "safehome.py"]
+    candidates = [Path(SAFEHOME_DIR) / "skyhub_safehome.py"]  # installed by the roles (tljh too)
     if here.parent.name == "skyhub":  # running from a checkout: src/skyhub/<tool>/tool.py
         candidates.append(here.parent / "safehome.py")
     for path in candidates:
@@ -55,7 +56,9 @@ def _load_safehome() -> Any:
             module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
             spec.loader.exec_module(module)  # type: ignore[union-attr]
             return module
-    sys.exit(f"skyhub-quota: error: {SAFEHOME_DIR}/safehome.py is missing (the quotas role installs it)")
+    sys.exit(
+        f"skyhub-quota: error: {SAFEHOME_DIR}/skyhub_safehome.py is missing (the quotas role installs it)"
+    )
 
 
 safehome = _load_safehome()

@@ -15,8 +15,8 @@ def test_roles_ship_the_tools_through_symlinks_into_src() -> None:
     for role, name, target in (
         ("quotas", "skyhub_quota.py", "src/skyhub/quota/tool.py"),
         ("backups", "skyhub_backup.py", "src/skyhub/backup/tool.py"),
-        ("quotas", "safehome.py", "src/skyhub/safehome.py"),
-        ("backups", "safehome.py", "src/skyhub/safehome.py"),
+        ("quotas", "skyhub_safehome.py", "src/skyhub/safehome.py"),
+        ("backups", "skyhub_safehome.py", "src/skyhub/safehome.py"),
     ):
         link = REPO / "roles" / role / "files" / name
         assert link.is_symlink() and link.resolve() == (REPO / target).resolve()

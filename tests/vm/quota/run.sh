@@ -9,8 +9,8 @@ mkdir -p /srv/skyhub/home /etc/skyhub
 mount -t xfs -o prjquota /dev/vdb /srv/skyhub/home || exit 12
 grep ' /srv/skyhub/home ' /proc/mounts
 for u in alice bob; do mkdir /srv/skyhub/home/$u && chown 1000:1000 /srv/skyhub/home/$u; done
-# skyhub-quota imports safehome.py from here (the quotas role installs it)
-mkdir -p /usr/local/lib/skyhub && cp /payload/safehome.py /usr/local/lib/skyhub/safehome.py
+# skyhub-quota imports skyhub_safehome.py (src/skyhub/safehome.py) from here (the quotas role installs it)
+mkdir -p /usr/local/lib/skyhub && cp /payload/safehome.py /usr/local/lib/skyhub/skyhub_safehome.py
 # what a user plants before the first apply: a link to another tree on the same XFS volume, and a FIFO
 mkdir /srv/skyhub/home/.other && echo x > /srv/skyhub/home/.other/f
 ln -s /srv/skyhub/home/.other /srv/skyhub/home/alice/other && mkfifo /srv/skyhub/home/alice/pipe
