@@ -186,7 +186,7 @@ def test_installed_tools_write_the_notice_as_the_user(plain_host, tmp_path):
     assert lib == ["root", "644"]
     shadow = "stat -c '%U %G %a %s %Y' /etc/shadow; sha256sum /etc/shadow"
     before = _exec(plain_host, "sh", "-c", shadow).stdout
-    home = "/srv/skyhub/home/-41nn-2elee"  # the hub's home of the login name "Ann.Lee"
+    home = "/srv/skyhub/home/-41nn-2e-4cee"  # the hub's home of the login name "Ann.Lee"
     setup = (
         f"mkdir -p {home} && head -c 1000000 /dev/urandom > {home}/big.bin && "
         f"ln -s /etc/shadow {home}/QUOTA-WARNING.txt && chown -R 1000:100 {home}"
@@ -198,5 +198,5 @@ def test_installed_tools_write_the_notice_as_the_user(plain_host, tmp_path):
     notice = _exec(plain_host, "stat", "-c", "%F %u", f"{home}/QUOTA-WARNING.txt").stdout.strip()
     assert notice == "regular file 1000"
     report = json.loads(_exec(plain_host, "skyhub-quota", "report", "--json").stdout)
-    row = next(r for r in report["users"] if r["home_dir"] == "-41nn-2elee")
+    row = next(r for r in report["users"] if r["home_dir"] == "-41nn-2e-4cee")
     assert row["user"] == "Ann.Lee" and row["warn"] is True
