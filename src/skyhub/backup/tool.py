@@ -734,10 +734,13 @@ def _cmd_list(cfg: dict[str, Any], args: argparse.Namespace) -> int:
     snaps = sorted(Restic(cfg).snapshots(), key=lambda s: s["time"])
     if args.user:
         return _list_user(cfg, snaps, args.user, args.json)
+    home_root = cfg["home_root"].rstrip("/") + "/"
     if args.json:
+        for snap in snaps:  # the login names of the homes each snapshot holds (the paths name home dirs)
+            homes = [p[len(home_root) :] for p in snap.get("paths", []) if p.startswith(home_root)]
+            snap["users"] = [safehome.login_of_home_dir(h) or h for h in homes]
         print(json.dumps(snaps, indent=2))
         return 0
-    home_root = cfg["home_root"].rstrip("/") + "/"
     print(f"{'ID':<10}{'TIME':<21}{'HOST':<12}CONTENTS")
     for s in snaps:
         homes = [p[len(home_root) :] for p in s.get("paths", []) if p.startswith(home_root)]

@@ -207,6 +207,8 @@ def test_names_that_need_escaping_and_list_per_user(env: dict[str, Any]) -> None
 
     listing = backup(env, "list").stdout
     assert all(login in listing for login in logins)  # login names, not escaped ones
+    latest = max(json.loads(backup(env, "list", "--json").stdout), key=lambda s: s["time"])
+    assert sorted(latest["users"]) == sorted(logins)
     rows = json.loads(backup(env, "list", "--user", "jürgen", "--json").stdout)
     assert len(rows) == 2 and all(r["files"] == 3 for r in rows)  # data.txt + the two notebooks
     assert rows[0]["time"].startswith("2026-10-01") and rows[0]["time"] < rows[1]["time"]
