@@ -8,6 +8,7 @@ below the limit, so a passing test means the limit stopped it, not that the code
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 from hub import HubUser, run_code
@@ -16,18 +17,22 @@ pytestmark = pytest.mark.security
 
 
 @pytest.fixture(scope="module")
-def eve(new_user) -> HubUser:
+def eve(new_user) -> Iterator[HubUser]:
     user = new_user("eve")
     user.start()
-    return user
+    stop = user.heartbeat()  # in use all along: the appliance's 60 s culler must not stop it mid-test
+    yield user
+    stop.set()
 
 
 @pytest.fixture(scope="module")
-def bob(new_user) -> HubUser:
+def bob(new_user) -> Iterator[HubUser]:
     user = new_user("bob")
     user.start()
     user.write_file("notes.txt", "bob's notes\n")
-    return user
+    stop = user.heartbeat()
+    yield user
+    stop.set()
 
 
 def results(user: HubUser, code: str) -> dict:
