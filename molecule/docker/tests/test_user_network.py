@@ -84,13 +84,12 @@ def host_addresses(host) -> dict[str, str]:
 
 def probe(host, image, network: str, targets: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
     """From one container on `network`, open a TCP connection to each target; what each answered."""
-    script = "; ".join(
-        f'echo "{ip}:{port}=$(/busybox nc -w 3 {ip} {port} </dev/null 2>&1 | /busybox head -c 200 | '
-        "/busybox tr '\\n' ' ')\""
+    script = "\n".join(
+        f'echo "{ip}:{port}=$(/busybox nc -w 3 {ip} {port} </dev/null 2>&1 | /busybox head -n 1)"'
         for ip, port in targets
     )
     out = host.check_output(
-        f"docker run --rm --network {network} --entrypoint /busybox {image} sh -c '{script}'"
+        f"docker run --rm -i --network {network} --entrypoint /busybox {image} sh <<'EOF'\n{script}\nEOF"
     )
     result = {}
     for line in out.splitlines():
@@ -135,11 +134,14 @@ def test_other_servers_on_the_user_network_are_unreachable(host, probe_image, us
         host.run_expect(
             [0], f"for i in $(seq 20); do curl -sf -m 2 http://{ip}:8888/ && exit 0; sleep 0.5; done; exit 1"
         )
-        get = f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /busybox nc -w 3 {ip} 8888"
-        attack = host.run(
-            f'docker run --rm --network {NET} --entrypoint /busybox {probe_image} sh -c "{get}"'
-        )
-        assert "probe-ok" not in attack.stdout, attack.stdout
+        # the connection never opens (dropped: a connect timeout), with skyhub's rules and with Docker's
+        # ICC=false alone (skyhub's same-bridge rule is the second line)
+        assert probe(host, probe_image, NET, [(ip, 8888)])[(ip, 8888)] == "nc: timed out"
+        host.run_expect([0], f"{FW} remove")
+        try:
+            assert probe(host, probe_image, NET, [(ip, 8888)])[(ip, 8888)] == "nc: timed out"
+        finally:
+            host.run_expect([0], f"{FW} apply")
     finally:
         host.run(f"docker rm -f {name}")
 
@@ -217,7 +219,15 @@ def test_ipv6_from_the_user_bridge_is_dropped(host):
     assert f"-A SKYHUB-FORWARD -i {BRIDGE} -j DROP" in host.check_output("ip6tables -S SKYHUB-FORWARD")
 
 
+# CAP_SYS_RESOURCE (bit 24): needed to lower a process's oom_score_adj. The Molecule test host lacks it (see
+# docs/testing.md): there systemd and dockerd cannot apply a negative score and leave 0. A real host has it.
+CAP_SYS_RESOURCE = 1 << 24
+
+
 @pytest.mark.parametrize("unit", ["docker", "containerd"])
 def test_engine_runs_with_a_low_oom_score(host, unit):
+    assert host.check_output(f"systemctl show -p OOMScoreAdjust --value {unit}").strip() == "-500"
     pid = host.check_output(f"systemctl show -p MainPID --value {unit}").strip()
-    assert int(host.file(f"/proc/{pid}/oom_score_adj").content_string) <= -500
+    actual = int(host.file(f"/proc/{pid}/oom_score_adj").content_string)
+    bounding = int(host.check_output("awk '/^CapBnd/ {print $2}' /proc/1/status"), 16)
+    assert actual == (-500 if bounding & CAP_SYS_RESOURCE else 0)
