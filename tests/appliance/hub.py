@@ -11,6 +11,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import requests
 
@@ -53,6 +54,11 @@ class HubUser:
         if r.status_code != 201:
             raise HubError(f"token for {self.name}: HTTP {r.status_code}: {r.text[:300]}")
         self.token = r.json()["token"]
+
+    @property
+    def url_name(self) -> str:
+        """The name as the hub puts it in /user/<name>/ URLs (and the proxy routes them): path-escaped."""
+        return quote(self.name, safe="@~")
 
     @property
     def auth(self) -> dict[str, str]:
@@ -133,7 +139,7 @@ class HubUser:
     def server(self, method: str, path: str, **kw) -> requests.Response:
         """A request to the user's own server, through the proxy."""
         return requests.request(
-            method, f"{self.base}/user/{self.name}/{path}", headers=self.auth, timeout=60, **kw
+            method, f"{self.base}/user/{self.url_name}/{path}", headers=self.auth, timeout=60, **kw
         )
 
     def write_file(self, path: str, text: str) -> None:
@@ -170,7 +176,7 @@ def run_code(user: HubUser, code: str, timeout: float = 120) -> str:
     kernel = r.json()["id"]
     ws_url = user.base.replace("http://", "ws://").replace("https://", "wss://")
     ws = websocket.create_connection(
-        f"{ws_url}/user/{user.name}/api/kernels/{kernel}/channels",
+        f"{ws_url}/user/{user.url_name}/api/kernels/{kernel}/channels",
         header=[f"Authorization: token {user.token}"],
         timeout=timeout,
     )

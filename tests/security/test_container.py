@@ -102,7 +102,7 @@ def test_memory_hog_is_killed_inside_its_own_server(eve, bob):
     code = (
         "import subprocess, sys\n"
         "def hog(mib):\n"
-        "    return subprocess.run([sys.executable, '-c', f'b = bytearray({{mib}} << 20); print(len(b))'],\n"
+        "    return subprocess.run([sys.executable, '-c', f'b = bytearray({mib} << 20); print(len(b))'],\n"
         "                          capture_output=True).returncode\n"
         "print(json.dumps({'small': hog(64), 'huge': hog(4096)}))\n"
     )
