@@ -91,9 +91,7 @@ def problems(lock: Path, inputs: list[Path]) -> list[str]:
     for req in (p for p in inputs if p.name.endswith(".txt")):
         for name, version in pins(req).items():
             if locked.get(name) != version:
-                out.append(
-                    f"{rel}: {name}=={version} from {_rel(req)} is locked as {locked.get(name)}"
-                )
+                out.append(f"{rel}: {name}=={version} from {_rel(req)} is locked as {locked.get(name)}")
     entries = re.split(r"\n(?=[A-Za-z0-9])", text)
     unhashed = [e.split()[0] for e in entries if _PIN.match(e) and "--hash=sha256:" not in e]
     if unhashed:
