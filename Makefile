@@ -16,7 +16,7 @@ S         ?=
 # Scenarios in the order `make molecule` runs them (cheapest first).
 SCENARIOS ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
-.PHONY: help setup lock engine base-images demo demo-down lint unit molecule integration image test bench docs docs-check clean
+.PHONY: help setup lock engine base-images demo demo-down lint unit molecule security integration image test bench docs docs-check clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -62,6 +62,9 @@ unit: setup ## pytest unit tests (no Docker needed)
 molecule: base-images ## all Molecule scenarios; `make molecule S=docker` runs one
 	@$(TIER) molecule$(if $(S),-$(S)) -- bash scripts/molecule.sh $(or $(S),$(SCENARIOS))
 
+security: base-images ## attacks by signed-in users through the hub (tests/security) on the appliance host
+	@$(TIER) security -- bash scripts/security.sh
+
 integration: engine ## integration tests against real services (moto server, Docker, s3fs)
 	@$(BIN)/skyhub host-deps integration
 	@$(TIER) integration -- $(BIN)/pytest -q tests/integration --ignore=tests/integration/image
@@ -70,11 +73,11 @@ image: base-images ## the image Packer builds from site.yml (as make demo): boot
 	@$(BIN)/skyhub host-deps image
 	@$(TIER) image -- $(BIN)/pytest -q -s tests/integration/image
 
-test: setup ## everything CI runs: lint, unit, molecule, integration, image (each tier runs; fails if any failed)
+test: setup ## everything CI runs: lint, unit, molecule, security, integration, image (each tier runs; fails if any failed)
 	@rm -f build/tiers.tsv
 	@failed=""; \
-	for tier in lint unit molecule integration image; do \
-	  $(MAKE) --no-print-directory $$tier || failed="$$failed $$tier"; \
+	for tier in lint unit molecule security integration image; do \
+	  SKYHUB_KEEP_APPLIANCE=1 $(MAKE) --no-print-directory $$tier || failed="$$failed $$tier"; \
 	done; \
 	$(PY) scripts/tier.py --report; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED tiers:$$failed"; exit 1; fi; \

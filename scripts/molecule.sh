@@ -13,7 +13,11 @@ failed=()
 for s in "$@"; do
   start=$(date +%s)
   echo "==> molecule scenario ${s} (host image ${SKYHUB_HOST_IMAGE})"
-  if .venv/bin/molecule test -s "${s}"; then
+  # SKYHUB_KEEP_APPLIANCE=1 (make test): keep the converged appliance host for the security tier, which
+  # attacks it and then destroys it (one converge serves both)
+  destroy=always
+  if [[ "${s}" == appliance && "${SKYHUB_KEEP_APPLIANCE:-0}" == 1 ]]; then destroy=never; fi
+  if .venv/bin/molecule test -s "${s}" --destroy "${destroy}"; then
     echo "==> molecule ${s}: ok in $(( $(date +%s) - start )) s"
   else
     echo "==> molecule ${s}: FAILED after $(( $(date +%s) - start )) s"

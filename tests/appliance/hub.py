@@ -38,6 +38,10 @@ class HubUser:
             raise HubError(f"login of {self.name} failed: HTTP {r.status_code}: {r.text[:300]}")
         xsrf = self.session.cookies.get("_xsrf")
         headers = {"X-XSRFToken": xsrf} if xsrf else {}
+        # the name the hub uses (authenticators normalize: JupyterHub lower-cases)
+        r = self.session.get(f"{self.base}/hub/api/user", headers=headers, timeout=30)
+        if r.status_code == 200:
+            self.name = r.json()["name"]
         r = self.session.post(
             f"{self.base}/hub/api/users/{self.name}/tokens",
             json={"note": "skyhub appliance test", "expires_in": 3600},

@@ -135,6 +135,20 @@ def test_appliance_checks_pass_on_the_booted_image(two):
     assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:]
 
 
+def test_security_attacks_fail_on_the_booted_image(two):
+    """tests/security (attacks by signed-in users through the hub) against an instance of the image, as the
+    security tier runs them against the Molecule appliance host."""
+    name = two[0]
+    wait_hub(name)
+    res = subprocess.run(
+        [str(REPO / ".venv/bin/pytest"), "-q", "-p", "no:cacheprovider", "tests/security",
+         f"--hosts=docker://{name}"],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    print(res.stdout[-3000:])
+    assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:]
+
+
 def test_browser_walks_the_demo_on_the_booted_image(two):
     """tests/browser against the instance: sign up, astro server, Run All Cells on the demo notebook, the
     rendered plot; screenshots under build/browser/."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,6 +14,8 @@ import jinja2
 import pytest
 import yaml
 from traitlets.config import Config
+
+from skyhub import safehome
 
 ROLE = Path(__file__).resolve().parents[3] / "roles" / "tljh"
 
@@ -89,8 +93,8 @@ VARS = {
     "tljh_home_root": None,  # set per test
     "tljh_skel_dir": None,
     "tljh_container_home": "/home/jovyan",
-    "tljh_container_uid": os.getuid(),
-    "tljh_container_gid": os.getgid(),
+    "tljh_container_uid": 1000,
+    "tljh_container_gid": 100,
     "_tljh_limits": {
         "default": {"mem_limit": "2G", "cpu_limit": 1.0},
         "groups": {
@@ -105,13 +109,35 @@ VARS = {
     "tljh_spawner_default_image": "astro",
     "tljh_spawner_network": "skyhub",
     "tljh_spawner_pids_limit": 512,
+    "tljh_spawner_read_only_root": True,
+    "tljh_spawner_tmp_size": "256M",
+    "tljh_active_server_limit": 0,
+    "tljh_host_reserved_memory": "2G",
     "tljh_spawner_start_timeout": 60,
     "tljh_spawner_http_timeout": 60,
 }
 
 
+class FakeWeb:
+    """tornado.web's HTTPError as the login handler uses it (status and message; tornado is the hub's)."""
+
+    class HTTPError(Exception):
+        def __init__(self, status_code, log_message):
+            super().__init__(log_message)
+            self.status_code = status_code
+
+
 @pytest.fixture
-def snippet(tmp_path):
+def snippet(tmp_path, monkeypatch):
+    # the hub's environment has these; here: skyhub's own module, and DockerSpawner's escaping of names
+    # (one-to-one: every character outside a-z0-9 becomes -XX; its real code runs on the appliance)
+    monkeypatch.setitem(sys.modules, "skyhub_safehome", safehome)
+    monkeypatch.setattr(safehome, "CHILD_PYTHON", "/usr/bin/python3")
+    escape = lambda s: "".join(c if c.isascii() and c.isalnum() else f"-{ord(c):02x}" for c in s)  # noqa: E731
+    monkeypatch.setitem(
+        sys.modules, "dockerspawner", SimpleNamespace(DockerSpawner=SimpleNamespace(_escape=escape))
+    )
+    monkeypatch.setitem(sys.modules, "tornado", SimpleNamespace(web=FakeWeb))
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
     env.filters["to_json"] = json.dumps
     env.filters["int"] = int
@@ -137,7 +163,9 @@ def test_spawner_settings(snippet):
     host_cfg = c.DockerSpawner.extra_host_config
     assert host_cfg["security_opt"] == ["no-new-privileges:true"] and host_cfg["cap_drop"] == ["ALL"]
     assert not any("docker.sock" in k for k in c.DockerSpawner.volumes)
-    assert c.DockerSpawner.extra_create_kwargs["user"] == f"{os.getuid()}:{os.getgid()}"
+    assert c.DockerSpawner.extra_create_kwargs["user"] == "1000:100"
+    assert host_cfg["read_only"] is True and host_cfg["tmpfs"] == {"/tmp": "rw,nosuid,nodev,size=256M"}
+    assert c.JupyterHub.active_server_limit >= 1
     assert c.JupyterHub.concurrent_spawn_limit == 5
 
 
@@ -157,27 +185,44 @@ def test_effective_limits(snippet, user, groups, mem, cpu):
 
 
 def _spawner(snippet, name="ann", groups=()):
-    home = snippet.home / name
     log = SimpleNamespace(info=lambda *a: None)
     user = SimpleNamespace(name=name, groups=[SimpleNamespace(name=g) for g in groups])
-    return SimpleNamespace(
-        volume_binds={str(home): {"bind": "/home/jovyan", "mode": "rw"}}, user=user, log=log, mem_limit=None
-    ), home
+    spawner = SimpleNamespace(escaped_name=name, user=user, log=log, mem_limit=None)
+    return spawner, snippet.home / name
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="the hook hands homes to uid 1000: needs root, as the hub")
 def test_pre_spawn_creates_home_copies_skel_once_and_never_overwrites(snippet):
+    os.chmod(snippet.home.parent, 0o755)
     (snippet.skel / "demo").mkdir()
     (snippet.skel / "demo" / "intro.ipynb").write_text("v1")
     (snippet.skel / "README.md").write_text("readme")
     spawner, home = _spawner(snippet, groups=["big"])
-    snippet.ns["skyhub_pre_spawn"](spawner)
+    asyncio.run(snippet.ns["skyhub_pre_spawn"](spawner))
     assert (home / "demo" / "intro.ipynb").read_text() == "v1"
+    assert home.stat().st_uid == 1000 and (home / "demo" / "intro.ipynb").stat().st_uid == 1000
     assert spawner.mem_limit == "8G" and spawner.cpu_limit == 2.0
     # the user edits one file and deletes another: neither is touched on the next spawn
     (home / "demo" / "intro.ipynb").write_text("mine")
     (home / "README.md").unlink()
     (snippet.skel / "new.txt").write_text("new content")
-    snippet.ns["skyhub_pre_spawn"](spawner)
+    asyncio.run(snippet.ns["skyhub_pre_spawn"](spawner))
     assert (home / "demo" / "intro.ipynb").read_text() == "mine"
     assert not (home / "README.md").exists()
     assert (home / "new.txt").read_text() == "new content"  # content added later still arrives
+
+
+def test_derived_server_limit_follows_memory(snippet, tmp_path):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       25165824 kB\nMemFree: 1 kB\n")  # 24 GiB
+    snippet.ns["host_memory_bytes"].__defaults__ = (str(meminfo),)
+    assert snippet.ns["derived_active_server_limit"]() == (24 - 2) // 2
+
+
+def test_login_refuses_names_too_long_for_a_home_and_keeps_others(snippet):
+    check = snippet.ns["skyhub_check_name"]
+    for name in ["jane.doe@example.org", "o'brien", "zoë", "x" * 48]:
+        assert check(None, None, {"name": name}) == {"name": name}
+    with pytest.raises(FakeWeb.HTTPError, match="too long") as err:
+        check(None, None, {"name": "é" * 80})
+    assert err.value.status_code == 403

@@ -1,0 +1,82 @@
+"""User names that need escaping work end to end, and two names never share a home (issue 12, item 4).
+
+Through the hub: sign up, start a server, reach it through the proxy, write a file; on the host the file is
+in that user's own home directory (DockerSpawner's escaped name), owned by the container user, and no other
+user's home holds it. A name whose home directory name would be too long is refused at login with a clear
+message."""
+
+from __future__ import annotations
+
+import secrets
+import shlex
+
+import pytest
+from hub import HubError, HubUser
+
+HOME_ROOT = "/srv/skyhub/home"
+pytestmark = pytest.mark.security
+
+
+def escaped(name: str) -> str:
+    """DockerSpawner 14's escaping of a (lower-case) name: a-z and 0-9 stay, every other UTF-8 byte is -xx."""
+    safe = set("abcdefghijklmnopqrstuvwxyz0123456789")
+    return "".join(c if c in safe else "".join(f"-{b:02x}" for b in c.encode()) for c in name)
+
+
+NAMES = [
+    "o'brien{}",
+    "jane.doe+{}@example.org",
+    "Upper.Case{}",  # JupyterHub lower-cases it
+    "zoë-ünï{}",
+    "a-very-long-user-name-of-forty-eight-chars-{}",
+]
+
+
+@pytest.mark.parametrize("pattern", NAMES)
+def test_name_works_end_to_end_in_its_own_home(pattern, hub_url, host):
+    tag = secrets.token_hex(2)
+    user = HubUser(hub_url, pattern.format(tag), secrets.token_urlsafe(16))
+    user.login()  # sets user.name to the normalized name the hub uses
+    try:
+        user.start()
+        user.write_file("whoami.txt", f"{user.name}\n")
+        home = f"{HOME_ROOT}/{escaped(user.name)}"
+        mine = shlex.quote(f"{home}/whoami.txt")
+        assert host.check_output(f"cat {mine}") == user.name
+        assert host.check_output(f"stat -c %u {mine}") == "1000"
+        grep = f"grep -rlsF --include=whoami.txt -x {shlex.quote(user.name)} {HOME_ROOT}"
+        holders = host.check_output(grep).split("\n")
+        assert holders == [f"{home}/whoami.txt"], holders  # two names never share a home
+        # the quota report names the user by their login name, not the escaped directory name
+        assert user.name in host.check_output("skyhub-quota report")
+    finally:
+        user.stop()
+
+
+def test_lookalike_names_get_different_homes(hub_url, host):
+    tag = secrets.token_hex(2)
+    made = []
+    for name in (f"ab-{tag}", f"ab.{tag}", f"ab_{tag}"):  # would collide if punctuation were dropped
+        user = HubUser(hub_url, name, secrets.token_urlsafe(16))
+        user.login()
+        user.start()
+        user.write_file("mine.txt", name)
+        made.append(user)
+    try:
+        homes = {escaped(u.name) for u in made}
+        assert len(homes) == 3
+        for user in made:
+            assert host.check_output(f"cat {HOME_ROOT}/{escaped(user.name)}/mine.txt") == user.name
+    finally:
+        for user in made:
+            user.stop()
+
+
+def test_name_too_long_for_a_home_is_refused_at_login_with_a_clear_message(hub_url):
+    user = HubUser(hub_url, "é" * 80, secrets.token_urlsafe(16))
+    with pytest.raises(HubError) as err:
+        user.login()
+    assert "HTTP 403" in str(err.value) and "too long" in str(err.value), str(err.value)[:300]
+    # control: a name of the same length in plain letters is accepted
+    ok = HubUser(hub_url, "e" * 80, secrets.token_urlsafe(16))
+    ok.login()
