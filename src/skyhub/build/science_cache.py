@@ -77,7 +77,7 @@ def content_key_label(ref: str) -> str:
     """The content key the image `ref` carries (empty when it is missing or has none)."""
     key = _filters().KEY_LABEL
     res = subprocess.run(
-        ["docker", "image", "inspect", "-f", "{{index .Config.Labels \"" + key + "\"}}", ref],
+        ["docker", "image", "inspect", "-f", '{{index .Config.Labels "' + key + '"}}', ref],
         capture_output=True,
         text=True,
         check=False,
