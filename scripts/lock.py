@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,8 +70,18 @@ def input_hash(inputs: list[Path]) -> str:
     h = hashlib.sha256(f"python>={PYTHON_FLOOR}\0".encode())
     for path in inputs:
         h.update(_rel(path).encode() + b"\0")
-        h.update(hashlib.sha256(path.read_bytes()).digest())
+        h.update(hashlib.sha256(_lock_relevant(path)).digest())
     return h.hexdigest()
+
+
+def _lock_relevant(path: Path) -> bytes:
+    """What of an input decides the lock: a requirements file whole; of pyproject.toml only the project's
+    dependencies and Python range (its tool settings do not make the lock stale)."""
+    if path.suffix != ".toml":
+        return path.read_bytes()
+    project = tomllib.loads(path.read_text(encoding="utf-8")).get("project", {})
+    keys = ("dependencies", "optional-dependencies", "requires-python")
+    return json.dumps({k: project.get(k) for k in keys}, sort_keys=True).encode()
 
 
 def lock_hash(lock: Path) -> str:
