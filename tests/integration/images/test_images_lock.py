@@ -1,13 +1,15 @@
 """Two builds from the same lock have the same package set (issue 13).
 
-The session's first converge builds `minimal` with the role, every file from PyPI. Here `minimal` is built
-again, from scratch (`docker build --no-cache`), the way `skyhub science-images` builds it: from the
-controller's wheel cache of the lock (build/cache/wheels/, filled by the Molecule appliance's prepare step in
-`make test`, or downloaded here once). Two different sources, one lock: `pip freeze` must be identical, and
-both images must say the same lock hash to their users.
+The session's first converge builds `minimal` with the role, every file from PyPI. Here `minimal`'s install
+stage (`--target build`, where the venv is made) is built again from scratch (`docker build --no-cache`),
+the way `skyhub science-images` builds it: from the controller's wheel cache of the lock
+(build/cache/wheels/, filled by the Molecule appliance's prepare step in `make test`, or downloaded here
+once). Two different sources, one lock: `pip freeze` must be identical. The final stage only copies that
+venv; what it tells users (labels, /opt/skyhub/VERSION, variables) is checked on the role's images.
 
-Cost: the second build is uv installing ~100 cached wheels plus the image's layers, ~1-2 min on 2 cores
-(plus a one-time wheel download, ~3 min, when build/cache has no wheels for this lock yet).
+Cost: uv installing ~100 cached wheels with bytecode, ~1 min on a quiet 2-core machine (4 min measured
+with the machine's load at 18), plus a one-time wheel download (~3 min) when build/cache has no wheels
+for this lock yet.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 MINIMAL = f"skyhub/minimal:{TEST_VERSION}"
 ASTRO = f"skyhub/astro:{TEST_VERSION}"
-AGAIN = "skyhub/minimal:0.0.3-imagestest"
+AGAIN = "skyhub-imagestest/minimal-install-stage:again"
 LOCK_LABEL = "org.skyhub.image.lock-sha256"
 FREEZE = "/opt/skyhub/venv/bin/python -m pip freeze --all --disable-pip-version-check"
 
@@ -52,7 +54,7 @@ def rebuilt_minimal(first_converge, python_base: str, created_refs: list[str]) -
         shutil.copyfile(science_cache.CA_BUNDLE, ctx / "build-ca.pem")
         science_cache._link_tree(wheels, ctx / "wheels")
         docker(
-            "build", "--no-cache", "--pull=false", "-q", "-t", AGAIN,
+            "build", "--no-cache", "--target", "build", "--pull=false", "-q", "-t", AGAIN,
             "--build-arg", f"BASE_IMAGE={python_base}",
             "--build-arg", f"SKYHUB_IMAGE_VERSION={TEST_VERSION}",
             "--build-arg", f"SKYHUB_CONTENT_KEY={entry['key']}",
@@ -67,7 +69,10 @@ def test_two_builds_from_one_lock_have_the_same_packages(rebuilt_minimal: str) -
     first, second = _freeze(MINIMAL), _freeze(rebuilt_minimal)
     assert len(first) > 90, first  # the whole locked set, not just the top-level pins
     assert first == second
-    assert inspect(MINIMAL)["Id"] != inspect(rebuilt_minimal)["Id"], "a second build, not the same image"
+    assert inspect(rebuilt_minimal)["Id"] not in {
+        inspect(MINIMAL)["Id"],
+        *inspect(MINIMAL)["RootFS"]["Layers"],
+    }
     # control: the comparison sees a different package set (astro's lock is another one)
     assert _freeze(ASTRO) != first
 
@@ -81,8 +86,8 @@ def test_the_freeze_is_the_lock(rebuilt_minimal: str) -> None:
         assert f"\n{name}=={frozen[name]} " in locked, name
 
 
-@pytest.mark.parametrize("ref", [MINIMAL, AGAIN, ASTRO])
-def test_the_image_tells_its_version_and_lock(rebuilt_minimal: str, ref: str) -> None:
+@pytest.mark.parametrize("ref", [MINIMAL, ASTRO])
+def test_the_image_tells_its_version_and_lock(first_converge, ref: str) -> None:
     name = ref.split("/")[1].split(":")[0]
     lock_sha = science_cache._filters().lock_sha256(ROOT / "images" / name)
     assert inspect(ref)["Config"]["Labels"][LOCK_LABEL] == lock_sha
