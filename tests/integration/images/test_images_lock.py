@@ -69,10 +69,6 @@ def test_two_builds_from_one_lock_have_the_same_packages(rebuilt_minimal: str) -
     first, second = _freeze(MINIMAL), _freeze(rebuilt_minimal)
     assert len(first) > 90, first  # the whole locked set, not just the top-level pins
     assert first == second
-    assert inspect(rebuilt_minimal)["Id"] not in {
-        inspect(MINIMAL)["Id"],
-        *inspect(MINIMAL)["RootFS"]["Layers"],
-    }
     # control: the comparison sees a different package set (astro's lock is another one)
     assert _freeze(ASTRO) != first
 
