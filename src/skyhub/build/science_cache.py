@@ -45,7 +45,7 @@ COMPLETE = ".complete"
 _DOWNLOAD = (
     "set -eu; python3 -m venv /tmp/dl; "
     "PIP_CERT=/skyhub/ca.pem PIP_CACHE_DIR=/skyhub/pip-cache PIP_DISABLE_PIP_VERSION_CHECK=1 "
-    "/tmp/dl/bin/pip download --quiet --no-input --require-hashes --no-deps --only-binary=:all: "
+    "/tmp/dl/bin/pip download --progress-bar off --no-input --require-hashes --no-deps --only-binary=:all: "
     "--dest /skyhub/wheels -r /skyhub/requirements.lock"
 )
 
