@@ -7,8 +7,11 @@ the way `skyhub science-images` builds it: from the controller's wheel cache of 
 once). Two different sources, one lock: `pip freeze` must be identical. The final stage only copies that
 venv; what it tells users (labels, /opt/skyhub/VERSION, variables) is checked on the role's images.
 
-Cost: uv installing ~100 cached wheels with bytecode, ~1 min on a quiet 2-core machine (4 min measured
-with the machine's load at 18), plus a one-time wheel download (~3 min) when build/cache has no wheels
+`--no-cache` makes duplicates of the first layers, which can divert the classic builder's cache lookup of
+later builds (docs/benchmarks.md); the session removes the image at the end, and with it those layers.
+
+Cost: uv installing ~100 cached wheels with bytecode, ~1 min on a quiet 2-core machine (2–4 min measured
+with the machine's load at 18–40), plus a one-time wheel download (~3 min) when build/cache has no wheels
 for this lock yet.
 """
 
