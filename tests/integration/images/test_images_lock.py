@@ -10,9 +10,9 @@ venv; what it tells users (labels, /opt/skyhub/VERSION, variables) is checked on
 `--no-cache` makes duplicates of the first layers, which can divert the classic builder's cache lookup of
 later builds (docs/benchmarks.md); the session removes the image at the end, and with it those layers.
 
-Cost: uv installing ~100 cached wheels with bytecode, ~1 min on a quiet 2-core machine (2–4 min measured
-with the machine's load at 18–40), plus a one-time wheel download (~3 min) when build/cache has no wheels
-for this lock yet.
+Cost: uv installing ~100 cached wheels with bytecode in a fresh build stage: 128 s and 240 s measured with
+the machine's load at 18–40 (a quiet machine was not available to measure), plus a one-time wheel download
+(182 s measured) when build/cache has no wheels for this lock yet.
 """
 
 from __future__ import annotations
