@@ -6,7 +6,9 @@ built image. Only `requests`; no JupyterHub internals.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -87,6 +89,36 @@ class HubUser:
             time.sleep(0.25)
         raise HubError(f"server of {self.name} not ready after {timeout:.0f} s")
 
+    def touch(self) -> None:
+        """Report activity for the server, as a notebook in use does (the appliance culler stops servers idle
+        for 60 s, and a busy server reports its own activity only every 5 minutes)."""
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        body = {"last_activity": now, "servers": {"": {"last_activity": now}}}
+        self.api("POST", f"/users/{self.name}/activity", json=body)  # 400 when no server runs: fine
+
+    def heartbeat(self, every: float = 15.0) -> threading.Event:
+        """touch() every `every` seconds from a background thread until the returned event is set."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(every):
+                with contextlib.suppress(requests.RequestException):
+                    self.touch()
+
+        threading.Thread(target=beat, daemon=True).start()
+        return stop
+
+    def keep_up(self) -> None:
+        """touch(), and start the server again if the culler stopped it anyway."""
+        self.touch()
+        server = self.model().get("servers", {}).get("", {})
+        if server.get("ready"):
+            return
+        if server.get("pending"):
+            self.wait_ready()
+        else:
+            self.start()
+
     def stop(self, timeout: float = 120) -> None:
         r = self.api("DELETE", f"/users/{self.name}/server")
         if r.status_code not in (202, 204):
@@ -131,6 +163,7 @@ def run_code(user: HubUser, code: str, timeout: float = 120) -> str:
 
     import websocket
 
+    user.keep_up()
     r = user.server("POST", "api/kernels", json={"name": "python3"})
     if r.status_code not in (200, 201):
         raise HubError(f"kernel start for {user.name}: HTTP {r.status_code}: {r.text[:300]}")

@@ -11,6 +11,7 @@ would catch a hub that follows the link.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 
 import pytest
 from hub import HubUser, run_code
@@ -20,18 +21,22 @@ pytestmark = pytest.mark.security
 
 
 @pytest.fixture(scope="module")
-def mallory(new_user) -> HubUser:
+def mallory(new_user) -> Iterator[HubUser]:
     user = new_user("mallory")
     user.start()
-    return user
+    stop = user.heartbeat()  # in use all along: the appliance's 60 s culler must not stop it mid-test
+    yield user
+    stop.set()
 
 
 @pytest.fixture(scope="module")
-def victor(new_user) -> HubUser:
+def victor(new_user) -> Iterator[HubUser]:
     user = new_user("victor")
     user.start()
     user.write_file("private.txt", "victor's own words\n")
-    return user
+    stop = user.heartbeat()
+    yield user
+    stop.set()
 
 
 def plant(user: HubUser, code: str) -> str:
