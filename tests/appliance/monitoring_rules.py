@@ -1,9 +1,10 @@
 """promtool rule unit tests for skyhub's alert rules, built from the rules a host really has.
 
-`rule_tests(settings, rules_file)` takes the monitoring settings (/etc/skyhub/monitoring.json) and the path of a
-copy of the deployed rules with their annotations stripped (`strip_annotations`: promtool compares annotations
-verbatim and they are prose) and returns promtool test files: the expressions, `for` durations and thresholds
-tested are exactly the deployed ones. Every alert gets a case where it fires and a control where it must not.
+`rule_tests(settings, rules_file)` takes the monitoring settings (/etc/skyhub/monitoring.json) and the path
+of a copy of the deployed rules with their annotations stripped (`strip_annotations`: promtool compares
+annotations verbatim and they are prose) and returns promtool test files: the expressions, `for` durations and
+thresholds tested are exactly the deployed ones. Every alert gets a case where it fires and a control where
+it must not.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def rule_tests(settings: dict[str, Any], rules_file: str) -> list[dict[str, Any]
             step,
             [
                 ('up{instance="172.29.0.1:15001",job="jupyterhub"}', f"1 0x{n}"),
-                ('skyhub_proxy_up{' + inst + "}", f"1 0x{n}"),
+                ("skyhub_proxy_up{" + inst + "}", f"1 0x{n}"),
             ],
             [
                 (step * 0, "SkyhubHubDown", []),
@@ -100,7 +101,11 @@ def rule_tests(settings: dict[str, Any], rules_file: str) -> list[dict[str, Any]
             [
                 (step * (short + 1), "SkyhubDatasetDown", []),
                 (step * (2 * short + 5) + ds_for - step, "SkyhubDatasetDown", []),
-                (step * (2 * short + 5) + ds_for + step, "SkyhubDatasetDown", [{**ds, **node, "severity": "critical"}]),
+                (
+                    step * (2 * short + 5) + ds_for + step,
+                    "SkyhubDatasetDown",
+                    [{**ds, **node, "severity": "critical"}],
+                ),
             ],
         )
     )
@@ -114,11 +119,15 @@ def rule_tests(settings: dict[str, Any], rules_file: str) -> list[dict[str, Any]
         _case(
             _step(bf, 2),
             [
-                ('skyhub_backup_last_run_ok{' + inst + "}", "1 1 0x20"),
+                ("skyhub_backup_last_run_ok{" + inst + "}", "1 1 0x20"),
             ],
             [
                 (0, "SkyhubBackupFailed", []),
-                (_step(bf, 2) * 2 + bf + _step(bf, 2), "SkyhubBackupFailed", [{**node, "severity": "critical"}]),
+                (
+                    _step(bf, 2) * 2 + bf + _step(bf, 2),
+                    "SkyhubBackupFailed",
+                    [{**node, "severity": "critical"}],
+                ),
             ],
         )
     )
@@ -126,7 +135,7 @@ def rule_tests(settings: dict[str, Any], rules_file: str) -> list[dict[str, Any]
         _case(
             step,
             [
-                ('skyhub_backup_last_success_timestamp_seconds{' + inst + "}", "0x20"),
+                ("skyhub_backup_last_success_timestamp_seconds{" + inst + "}", "0x20"),
                 ('skyhub_backup_configured_timestamp_seconds{instance="other:9100",job="node"}', "0x20"),
             ],
             [
@@ -134,7 +143,10 @@ def rule_tests(settings: dict[str, Any], rules_file: str) -> list[dict[str, Any]
                 (
                     interval * 2 + step,
                     "SkyhubBackupStale",
-                    [{**node, "severity": "critical"}, {"instance": "other:9100", "job": "node", "severity": "critical"}],
+                    [
+                        {**node, "severity": "critical"},
+                        {"instance": "other:9100", "job": "node", "severity": "critical"},
+                    ],
                 ),
             ],
         )
@@ -149,7 +161,11 @@ def rule_tests(settings: dict[str, Any], rules_file: str) -> list[dict[str, Any]
     over_avail = int(100 - pct - 5)  # of 100 bytes
     under_avail = int(100 - pct + 5)
     series = []
-    for mp, avail in ((watched, over_avail), ("/not-watched", over_avail), (th["disk_mountpoints"][-1], under_avail)):
+    for mp, avail in (
+        (watched, over_avail),
+        ("/not-watched", over_avail),
+        (th["disk_mountpoints"][-1], under_avail),
+    ):
         labels = f'device="d",fstype="ext4",mountpoint="{mp}",{inst}'
         series += [
             ("node_filesystem_avail_bytes{" + labels + "}", f"{avail}x{n}"),
@@ -188,7 +204,11 @@ def rule_tests(settings: dict[str, Any], rules_file: str) -> list[dict[str, Any]
             ],
             [
                 (q_for - step, "SkyhubUserQuotaNearlyFull", []),
-                (q_for + step, "SkyhubUserQuotaNearlyFull", [{"user": "full", **node, "severity": "warning"}]),
+                (
+                    q_for + step,
+                    "SkyhubUserQuotaNearlyFull",
+                    [{"user": "full", **node, "severity": "warning"}],
+                ),
             ],
         )
     )
@@ -202,7 +222,10 @@ def rule_tests(settings: dict[str, Any], rules_file: str) -> list[dict[str, Any]
         _case(
             step,
             [
-                ("node_memory_MemAvailable_bytes{" + inst + "}", f"{int(mpct) + 20}x4 {max(int(mpct) - 5, 0)}x{n}"),
+                (
+                    "node_memory_MemAvailable_bytes{" + inst + "}",
+                    f"{int(mpct) + 20}x4 {max(int(mpct) - 5, 0)}x{n}",
+                ),
                 ("node_memory_MemTotal_bytes{" + inst + "}", f"100x{n + 5}"),
                 ("node_vmstat_oom_kill{" + inst + "}", f"0x4 1x{n}"),
             ],
@@ -227,15 +250,29 @@ def rule_tests(settings: dict[str, Any], rules_file: str) -> list[dict[str, Any]
         _case(
             step,
             [
-                ('skyhub_certificate_expiry_timestamp_seconds{name="soon.example",' + inst + "}", f"{soon}x{n}"),
-                ('skyhub_certificate_expiry_timestamp_seconds{name="later.example",' + inst + "}", f"{later}x{n}"),
+                (
+                    'skyhub_certificate_expiry_timestamp_seconds{name="soon.example",' + inst + "}",
+                    f"{soon}x{n}",
+                ),
+                (
+                    'skyhub_certificate_expiry_timestamp_seconds{name="later.example",' + inst + "}",
+                    f"{later}x{n}",
+                ),
                 ('skyhub_certificate_probe_ok{name="gone.example",' + inst + "}", f"0x{n}"),
             ],
             [
                 (c_for - step, "SkyhubCertificateExpiring", []),
-                (c_for + step, "SkyhubCertificateExpiring", [{"name": "soon.example", **node, "severity": "warning"}]),
+                (
+                    c_for + step,
+                    "SkyhubCertificateExpiring",
+                    [{"name": "soon.example", **node, "severity": "warning"}],
+                ),
                 (c_for - step, "SkyhubCertificateUnreadable", []),
-                (c_for + step, "SkyhubCertificateUnreadable", [{"name": "gone.example", **node, "severity": "warning"}]),
+                (
+                    c_for + step,
+                    "SkyhubCertificateUnreadable",
+                    [{"name": "gone.example", **node, "severity": "warning"}],
+                ),
             ],
         )
     )
@@ -250,7 +287,10 @@ def rule_tests(settings: dict[str, Any], rules_file: str) -> list[dict[str, Any]
             step,
             [
                 ('jupyterhub_server_spawn_duration_seconds_count{status="failure",' + hubl + "}", "0x4 1x20"),
-                ('jupyterhub_server_spawn_duration_seconds_count{status="success",' + hubl + "}", "0 1 2 3 4 5 6 7 8 9"),
+                (
+                    'jupyterhub_server_spawn_duration_seconds_count{status="success",' + hubl + "}",
+                    "0 1 2 3 4 5 6 7 8 9",
+                ),
             ],
             [
                 (step * 3, "SkyhubSpawnFailures", []),
@@ -269,7 +309,13 @@ def rule_tests(settings: dict[str, Any], rules_file: str) -> list[dict[str, Any]
             [
                 ('jupyterhub_server_spawn_duration_seconds_count{status="failure",' + hubl + "}", "_x4 1x20"),
             ],
-            [(step * 5 + s_for + step, "SkyhubSpawnFailures", [{"status": "failure", **hub, "severity": "warning"}])],
+            [
+                (
+                    step * 5 + s_for + step,
+                    "SkyhubSpawnFailures",
+                    [{"status": "failure", **hub, "severity": "warning"}],
+                )
+            ],
         )
     )
 
@@ -286,7 +332,11 @@ def rule_tests(settings: dict[str, Any], rules_file: str) -> list[dict[str, Any]
             ],
             [
                 (st_for - step, "SkyhubMonitoringBroken", []),
-                (st_for + step, "SkyhubMonitoringBroken", [{"collector": "quota", **node, "severity": "warning"}]),
+                (
+                    st_for + step,
+                    "SkyhubMonitoringBroken",
+                    [{"collector": "quota", **node, "severity": "warning"}],
+                ),
             ],
         )
     )
@@ -295,6 +345,9 @@ def rule_tests(settings: dict[str, Any], rules_file: str) -> list[dict[str, Any]
     # window evaluated every second would take promtool minutes)
     files: dict[str, dict[str, Any]] = {}
     for case in tests:
-        files.setdefault(case["interval"], {"rule_files": [rules_file], "evaluation_interval": case["interval"], "tests": []})
+        files.setdefault(
+            case["interval"],
+            {"rule_files": [rules_file], "evaluation_interval": case["interval"], "tests": []},
+        )
         files[case["interval"]]["tests"].append(case)
     return list(files.values())

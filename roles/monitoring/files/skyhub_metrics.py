@@ -129,7 +129,9 @@ def render(samples: Iterable[Sample]) -> str:
         lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
         for _, labels, value in group:
             label_text = ",".join(f'{k}="{_escape(str(v))}"' for k, v in sorted(labels.items()))
-            lines.append(f"{name}{{{label_text}}} {_number(value)}" if label_text else f"{name} {_number(value)}")
+            lines.append(
+                f"{name}{{{label_text}}} {_number(value)}" if label_text else f"{name} {_number(value)}"
+            )
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -253,7 +255,9 @@ def backup_state(cfg: dict[str, Any]) -> dict[str, Any]:
         timeout=cfg["timeout"],
     )
     if res.returncode not in (0, 1) or not res.stdout.strip():
-        raise MetricsError(f"skyhub-backup status failed (exit {res.returncode}): {res.stderr.strip()[-300:]}")
+        raise MetricsError(
+            f"skyhub-backup status failed (exit {res.returncode}): {res.stderr.strip()[-300:]}"
+        )
     return json.loads(res.stdout)
 
 
@@ -347,7 +351,8 @@ def container_samples(container: dict[str, Any], stats: dict[str, Any]) -> list[
     labels = {"container": name, "user": user, "image": container.get("Image", "")}
     mem = stats.get("memory_stats") or {}
     mstats = mem.get("stats") or {}
-    # what `docker stats` shows: usage without the reclaimable page cache (v1: total_inactive_file; v2: inactive_file)
+    # what `docker stats` shows: usage without the reclaimable page cache
+    # (cgroup v1: total_inactive_file; v2: inactive_file)
     cache = mstats.get("inactive_file", mstats.get("total_inactive_file", 0))
     usage = max(float(mem.get("usage") or 0) - float(cache or 0), 0.0)
     cpu_ns = float(((stats.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage") or 0)
@@ -368,7 +373,9 @@ def collect_containers(cfg: dict[str, Any]) -> list[Sample]:
     samples: list[Sample] = [("skyhub_container_running", {}, float(len(containers)))]
     for c in containers:
         try:
-            stats = docker_get(sock, f"/containers/{c['Id']}/stats?stream=false&one-shot=true", cfg["timeout"])
+            stats = docker_get(
+                sock, f"/containers/{c['Id']}/stats?stream=false&one-shot=true", cfg["timeout"]
+            )
         except (OSError, MetricsError):
             continue  # the container went away between the listing and its stats
         samples += container_samples(c, stats)
@@ -468,14 +475,18 @@ def run_collector(name: str, cfg: dict[str, Any], now: float | None = None) -> t
     ok = True
     try:
         samples = COLLECTORS[name](cfg)
-    except Exception as exc:  # noqa: BLE001  # any failure is reported as a metric, never a crash of the timer
+    except Exception as exc:  # any failure is reported as a metric, never a crash of the timer
         print(f"skyhub-metrics: {name}: {exc}", file=sys.stderr)
         samples, ok = [], False
     labels = {"collector": name}
     samples = [
         *samples,
         ("skyhub_metrics_collector_ok", labels, float(ok)),
-        ("skyhub_metrics_last_run_timestamp_seconds", labels, round(now if now is not None else time.time(), 3)),
+        (
+            "skyhub_metrics_last_run_timestamp_seconds",
+            labels,
+            round(now if now is not None else time.time(), 3),
+        ),
     ]
     return render(samples), ok
 
@@ -486,7 +497,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for cmd in ("collect", "show"):
         p = sub.add_parser(cmd)
-        p.add_argument("--only", action="append", choices=sorted(COLLECTORS), help="run only these collectors")
+        p.add_argument(
+            "--only", action="append", choices=sorted(COLLECTORS), help="run only these collectors"
+        )
     args = parser.parse_args(argv)
     try:
         cfg = load_config(args.config)

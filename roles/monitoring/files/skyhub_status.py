@@ -3,11 +3,12 @@
 
     skyhub status [--json]
 
-Users and their servers (the hub's REST API with the monitoring service's read-only token), home usage against
-the quota (skyhub-quota report --json), the last backup (skyhub-backup status --json), the dataset mounts and the
-host services (systemctl), and the alerts firing now (Alertmanager's API on 127.0.0.1). Every source is optional:
-one that cannot be read is shown as such, never guessed. Exit status: 0 when nothing needs attention, 1 when
-something does (a service down, a dataset not answering, the last backup failed, an alert firing), 2 on error.
+Users and their servers (the hub's REST API with the monitoring service's read-only token), home usage
+against the quota (skyhub-quota report --json), the last backup (skyhub-backup status --json), the dataset
+mounts and the host services (systemctl), and the alerts firing now (Alertmanager's API on 127.0.0.1). Every
+source is optional: one that cannot be read is shown as such, never guessed. Exit status: 0 when nothing needs
+attention, 1 when something does (a service down, a dataset not answering, the last backup failed, an alert
+firing), 2 on error.
 Standard library only: runs with the system python3, as root.
 """
 
@@ -82,7 +83,9 @@ def hub_users(cfg: dict[str, Any]) -> dict[str, Any]:
     offset, limit = 0, 200
     try:
         while True:
-            page = _get_json(f"{cfg['hub_api_url']}/users?offset={offset}&limit={limit}", cfg["timeout"], token)
+            page = _get_json(
+                f"{cfg['hub_api_url']}/users?offset={offset}&limit={limit}", cfg["timeout"], token
+            )
             users += page
             if len(page) < limit:
                 break
@@ -128,7 +131,9 @@ def datasets(cfg: dict[str, Any]) -> list[dict[str, Any]]:
         probed_at = (Path(cfg["textfile_dir"]) / "skyhub_dataset.prom").stat().st_mtime
     except OSError:
         probed_at = None
-    mounts = Path("/proc/self/mountinfo").read_text().split("\n") if Path("/proc/self/mountinfo").exists() else []
+    mounts = (
+        Path("/proc/self/mountinfo").read_text().split("\n") if Path("/proc/self/mountinfo").exists() else []
+    )
     mounted = {ln.split()[4] for ln in mounts if len(ln.split()) > 4}
     out = []
     for conf in sorted(conf_dir.glob("*.conf")) if conf_dir.is_dir() else []:
@@ -157,7 +162,9 @@ def gather(cfg: dict[str, Any]) -> dict[str, Any]:
         conf = json.loads(Path(cfg["backup_config"]).read_text() or "{}")
         if conf.get("repository"):
             backup = _run_json(
-                [cfg["backup_tool"], "--config", cfg["backup_config"], "status", "--json"], cfg["timeout"], (0, 1)
+                [cfg["backup_tool"], "--config", cfg["backup_config"], "status", "--json"],
+                cfg["timeout"],
+                (0, 1),
             )
         else:
             backup = {"configured": False}
@@ -233,9 +240,17 @@ def summarize(data: dict[str, Any]) -> dict[str, Any]:
         attention.append(f"backup status: {backup['error']}")
     alerts = data["alerts"].get("alerts", [])
     for a in alerts:
-        attention.append(f"alert {a['labels'].get('alertname')}: {a.get('annotations', {}).get('summary', '')}")
+        attention.append(
+            f"alert {a['labels'].get('alertname')}: {a.get('annotations', {}).get('summary', '')}"
+        )
     quota_rows = {r["user"]: r for r in data["quota"].get("users", [])}
-    return {"now": now, "running": running, "alerts": alerts, "quota_rows": quota_rows, "attention": attention}
+    return {
+        "now": now,
+        "running": running,
+        "alerts": alerts,
+        "quota_rows": quota_rows,
+        "attention": attention,
+    }
 
 
 def format_status(data: dict[str, Any]) -> str:
@@ -290,7 +305,9 @@ def format_status(data: dict[str, Any]) -> str:
         for a in sorted(s["alerts"], key=lambda a: a.get("startsAt", "")):
             labels = a["labels"]
             what = ", ".join(
-                f"{k}={v}" for k, v in sorted(labels.items()) if k not in ("alertname", "severity", "instance", "job")
+                f"{k}={v}"
+                for k, v in sorted(labels.items())
+                if k not in ("alertname", "severity", "instance", "job")
             )
             since = ago(_epoch(a.get("startsAt")), now)
             summary = a.get("annotations", {}).get("summary", "")

@@ -37,7 +37,7 @@ NOW = 1_764_540_000.0  # 2025-11-30T22:00:00Z
 
 @pytest.fixture
 def gathered() -> dict[str, Any]:
-    """What `gather` returns on a healthy hub: two users, alice's server running, a good backup an hour ago."""
+    """What `gather` returns on a healthy hub: two users, alice's server running, a backup an hour ago."""
     return {
         "host": "skyhub-1",
         "time": NOW,

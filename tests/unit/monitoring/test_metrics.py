@@ -1,5 +1,5 @@
-"""skyhub-metrics: exposition format, each collector from real-shaped inputs, a real TLS server and HTTP server
-for the certificate and proxy probes, and the failure of one collector reported as a metric."""
+"""skyhub-metrics: exposition format, each collector from real-shaped inputs, a real TLS server and HTTP
+server for the certificate and proxy probes, and the failure of one collector reported as a metric."""
 
 from __future__ import annotations
 
@@ -82,7 +82,9 @@ def test_dataset_conf_parsing(metrics) -> None:
         (False, False, True, 0, False),  # unit down: nothing is listed (a dead FUSE mount could block)
     ],
 )
-def test_dataset_up_needs_unit_mount_and_answer(metrics, tmp_path, active, mounted, answers, up, listed) -> None:
+def test_dataset_up_needs_unit_mount_and_answer(
+    metrics, tmp_path, active, mounted, answers, up, listed
+) -> None:
     (tmp_path / "hst.conf").write_text(DATASET_CONF)
     calls: list[tuple[str, float]] = []
 
@@ -211,7 +213,9 @@ STATS_V2 = {
 }
 
 
-@pytest.mark.parametrize(("stats", "cpu", "mem"), [(STATS_V1, 12.5, 200 * 2**20), (STATS_V2, 2.0, 40 * 2**20)])
+@pytest.mark.parametrize(
+    ("stats", "cpu", "mem"), [(STATS_V1, 12.5, 200 * 2**20), (STATS_V2, 2.0, 40 * 2**20)]
+)
 def test_container_cpu_and_memory(metrics, stats, cpu, mem) -> None:
     container = {"Id": "abc", "Names": ["/jupyter-alice"], "Image": "skyhub/astro:2026.11.0", "Labels": {}}
     got = parse(metrics.render(metrics.container_samples(container, stats)))
@@ -227,7 +231,7 @@ def test_containers_through_a_unix_socket_api(metrics, tmp_path) -> None:
     containers = [{"Id": "c1", "Names": ["/jupyter-bob"], "Image": "i", "Labels": {}}]
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             body = json.dumps(containers if self.path == "/containers/json" else STATS_V2).encode()
             if self.path.startswith("/containers/c1/stats") and "one-shot=true" not in self.path:
                 self.send_response(400)
@@ -254,7 +258,9 @@ def test_containers_through_a_unix_socket_api(metrics, tmp_path) -> None:
     server = UnixServer(str(sock_path), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        got = parse(metrics.render(metrics.collect_containers({"docker_socket": str(sock_path), "timeout": 5})))
+        got = parse(
+            metrics.render(metrics.collect_containers({"docker_socket": str(sock_path), "timeout": 5}))
+        )
     finally:
         server.shutdown()
     assert got["skyhub_container_running"] == 1
@@ -301,10 +307,17 @@ def tls_server(tmp_path):
 def test_certificate_expiry_read_from_the_served_certificate(metrics, tls_server) -> None:
     not_after = metrics.certificate_not_after("127.0.0.1", tls_server, "hub.example.org", 5)
     assert abs(not_after - (time.time() + 10 * 86400)) < 3600
-    cfg = {"cert_hosts": ["hub.example.org"], "cert_address": "127.0.0.1", "cert_port": tls_server, "timeout": 5}
+    cfg = {
+        "cert_hosts": ["hub.example.org"],
+        "cert_address": "127.0.0.1",
+        "cert_port": tls_server,
+        "timeout": 5,
+    }
     got = parse(metrics.render(metrics.collect_certificate(cfg)))
     assert got['skyhub_certificate_probe_ok{name="hub.example.org"}'] == 1
-    assert got['skyhub_certificate_expiry_timestamp_seconds{name="hub.example.org"}'] == pytest.approx(not_after)
+    assert got['skyhub_certificate_expiry_timestamp_seconds{name="hub.example.org"}'] == pytest.approx(
+        not_after
+    )
 
 
 def test_certificate_nothing_listening_is_a_failed_probe(metrics) -> None:
@@ -319,7 +332,7 @@ def test_certificate_nothing_listening_is_a_failed_probe(metrics) -> None:
 @pytest.mark.parametrize(("code", "up"), [(200, 1), (302, 1), (502, 0)])
 def test_proxy_probe(metrics, code, up) -> None:
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(code)
             self.send_header("Location", "https://hub.example.org/")
             self.end_headers()
@@ -340,7 +353,9 @@ def test_proxy_probe(metrics, code, up) -> None:
 def test_proxy_nothing_listening(metrics) -> None:
     with socket.create_server(("127.0.0.1", 0)) as s:
         port = s.getsockname()[1]
-    got = parse(metrics.render(metrics.collect_proxy({"proxy_url": f"http://127.0.0.1:{port}/", "timeout": 2})))
+    got = parse(
+        metrics.render(metrics.collect_proxy({"proxy_url": f"http://127.0.0.1:{port}/", "timeout": 2}))
+    )
     assert got == {"skyhub_proxy_up": 0, "skyhub_proxy_status_code": 0}
 
 
@@ -354,7 +369,9 @@ def test_a_failing_collector_is_a_metric_not_a_crash(metrics, tmp_path, capsys) 
         'skyhub_metrics_collector_ok{collector="quota"}': 0,
         'skyhub_metrics_last_run_timestamp_seconds{collector="quota"}': 1000,
     }
-    assert "skyhub-quota report failed (exit 2): cannot read /etc/skyhub/quotas.json" in capsys.readouterr().err
+    assert (
+        "skyhub-quota report failed (exit 2): cannot read /etc/skyhub/quotas.json" in capsys.readouterr().err
+    )
 
 
 def test_collect_writes_one_file_per_configured_collector(metrics, tmp_path) -> None:
@@ -370,5 +387,8 @@ def test_collect_writes_one_file_per_configured_collector(metrics, tmp_path) -> 
         )
     )
     assert metrics.main(["--config", str(settings), "collect"]) == 0
-    assert sorted(p.name for p in tmp_path.glob("*.prom")) == ["skyhub_certificate.prom", "skyhub_dataset.prom"]
+    assert sorted(p.name for p in tmp_path.glob("*.prom")) == [
+        "skyhub_certificate.prom",
+        "skyhub_dataset.prom",
+    ]
     assert metrics.main(["--config", str(tmp_path / "missing.json"), "collect"]) == 2

@@ -6,7 +6,7 @@ import copy
 import http.server
 import json
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 from conftest import NOW
 
@@ -17,7 +17,10 @@ def test_healthy_hub_on_one_screen(status, gathered) -> None:
     assert lines[0] == "skyhub status: skyhub-1, 2025-11-30 22:00:00 UTC"
     assert "Hub       2 user(s), 1 server(s) running" in lines
     assert "Dataset   hst at /srv/skyhub/data/hst: mounted, answering, checked 12 s ago" in lines
-    assert any(ln.startswith("Backup    last success 2025-11-30T21:00:00+00:00 (1 h ago), last run ok") for ln in lines)
+    assert any(
+        ln.startswith("Backup    last success 2025-11-30T21:00:00+00:00 (1 h ago), last run ok")
+        for ln in lines
+    )
     assert "Quotas    NOT enforced (usage measured only), warning at 90%" in lines
     assert "Alerts    none firing" in lines
     table = lines[lines.index("Alerts    none firing") + 2 :]
@@ -33,7 +36,12 @@ def test_firing_alerts_and_failures_need_attention(status, gathered) -> None:
     data["alerts"] = {
         "alerts": [
             {
-                "labels": {"alertname": "SkyhubDatasetDown", "severity": "critical", "dataset": "hst", "job": "node"},
+                "labels": {
+                    "alertname": "SkyhubDatasetDown",
+                    "severity": "critical",
+                    "dataset": "hst",
+                    "job": "node",
+                },
                 "annotations": {"summary": "Dataset hst is not available at /srv/skyhub/data/hst"},
                 "startsAt": "2025-11-30T21:54:00Z",
             }
@@ -56,7 +64,10 @@ def test_firing_alerts_and_failures_need_attention(status, gathered) -> None:
     ]
     out = status.as_json(data)
     assert out["ok"] is False and len(out["attention"]) == 4
-    assert out["alerts"][0]["alertname"] == "SkyhubDatasetDown" and out["alerts"][0]["labels"]["dataset"] == "hst"
+    assert (
+        out["alerts"][0]["alertname"] == "SkyhubDatasetDown"
+        and out["alerts"][0]["labels"]["dataset"] == "hst"
+    )
 
 
 def test_unreadable_sources_are_said_not_guessed(status, gathered) -> None:
@@ -96,11 +107,9 @@ def test_ago_and_sizes(status) -> None:
 
 
 class _Hub(http.server.BaseHTTPRequestHandler):
-    users: list[dict[str, Any]] = []
-    seen: list[str] = []
+    users: ClassVar[list[dict[str, Any]]] = []
 
-    def do_GET(self) -> None:  # noqa: N802
-        _Hub.seen.append(self.headers.get("Authorization", ""))
+    def do_GET(self) -> None:
         if self.headers.get("Authorization") != "token s3cret":
             self.send_response(403)
             self.end_headers()
@@ -124,7 +133,11 @@ def test_hub_users_pages_through_the_api_with_the_token(status, tmp_path) -> Non
     try:
         token = tmp_path / "token"
         token.write_text("s3cret\n")
-        cfg = {"hub_api_url": f"http://127.0.0.1:{server.server_port}/hub/api", "token_file": str(token), "timeout": 5}
+        cfg = {
+            "hub_api_url": f"http://127.0.0.1:{server.server_port}/hub/api",
+            "token_file": str(token),
+            "timeout": 5,
+        }
         got = status.hub_users(cfg)
         assert [u["name"] for u in got["users"]] == [u["name"] for u in _Hub.users]
         token.write_text("wrong\n")  # control: a token the hub refuses is reported, not an empty hub
