@@ -353,3 +353,38 @@ def test_skyhub_status_reports_the_running_server(host, settings, running):
         lambda: query(host, f'skyhub_container_memory_bytes{{user="{running.name}"}} > 0'),
         60,
     )
+
+
+def test_user_over_quota_threshold_fires_and_resolves(host, settings, webhook, running):
+    """The user fills their own home from their kernel past monitoring_quota_percent of a small quota."""
+    home = "/home/jovyan"
+    report = json.loads(host.check_output("skyhub quota report --json"))
+    before = next(r["quota"] for r in report["users"] if r["user"] == running.name)
+    set_small = host.run(f"skyhub quota set {running.name} 2M")
+    assert set_small.rc in (0, 3), (
+        set_small.stderr
+    )  # 3: recorded, not enforced by this kernel (still measured)
+    try:
+        t0 = webhook.now()
+        run_code(running, f"open('{home}/monitoring-fill.bin', 'wb').write(b'x' * 1_950_000)")
+        fired = webhook.wait("SkyhubUserQuotaNearlyFull", "firing", t0, 120, user=running.name)
+        assert fired["labels"]["severity"] == "warning"
+        t1 = webhook.now()
+        run_code(running, f"import os; os.remove('{home}/monitoring-fill.bin')")
+        webhook.wait("SkyhubUserQuotaNearlyFull", "resolved", t1, 120, user=running.name)
+    finally:
+        host.run(f"skyhub quota set {running.name} {before}")
+
+
+def test_spawn_failure_fires(host, settings, webhook, new_user):
+    """A server that cannot start (its home path is a file, so the pre-spawn hook refuses it)."""
+    user = new_user("spawnfail")
+    home = f"/srv/skyhub/home/{user.name}"
+    host.run_expect([0], f"test ! -e {home} && touch {home}")
+    try:
+        t0 = webhook.now()
+        user.api("POST", f"/users/{user.name}/server", json={})
+        fired = webhook.wait("SkyhubSpawnFailures", "firing", t0, 120)
+        assert fired["labels"]["status"] == "failure"
+    finally:
+        host.run(f"rm -f {home}")
