@@ -182,10 +182,13 @@ def test_quota_metrics_from_a_real_skyhub_quota_report(metrics, quota_host) -> N
 
 @pytest.fixture
 def quota_host(tmp_path: Path) -> dict[str, Any]:
+    from skyhub.quota import tool as quota
+
     home = tmp_path / "home"
     for user in ("alice", "bob"):
         (home / user).mkdir(parents=True)
     return {
+        **quota.DEFAULTS,  # the tool's own defaults, then this test's paths
         "home_root": str(home),
         "default_size": "1M",
         "user_sizes": {"bob": "4M"},
