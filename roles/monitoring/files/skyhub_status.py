@@ -29,6 +29,7 @@ from typing import Any
 
 UTC = timezone.utc  # noqa: UP017  # Ubuntu 22.04's Python 3.10 has no datetime.UTC
 DEFAULT_CONFIG = "/etc/skyhub/monitoring.json"
+STALE_PROBE_SECONDS = 600
 DEFAULTS: dict[str, Any] = {
     "hub_api_url": "http://172.29.0.1:15001/hub/api",
     "token_file": "/etc/skyhub/monitoring.token",
@@ -143,6 +144,8 @@ def datasets(cfg: dict[str, Any]) -> list[dict[str, Any]]:
             if line.startswith("DATASET_MOUNTPOINT="):
                 mountpoint = line.partition("=")[2].strip("'\"")
         answered = next((v for k, v in probes.items() if f'dataset="{name}"' in k), None)
+        if probed_at is None or time.time() - probed_at > STALE_PROBE_SECONDS:
+            answered = None  # no recent probe (monitoring off or its timer stopped): not known, not guessed
         out.append(
             {
                 "name": name,

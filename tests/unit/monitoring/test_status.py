@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import http.server
 import json
+import os
 import threading
+import time
 from typing import Any, ClassVar
 
 from conftest import NOW
@@ -146,3 +148,16 @@ def test_hub_users_pages_through_the_api_with_the_token(status, tmp_path) -> Non
         assert missing["error"].startswith("no token at ")
     finally:
         server.shutdown()
+
+
+def test_a_stale_dataset_probe_is_not_reported_as_answering(status, tmp_path) -> None:
+    conf = tmp_path / "datasets"
+    conf.mkdir()
+    (conf / "hst.conf").write_text("DATASET_NAME=hst\nDATASET_MOUNTPOINT=/srv/skyhub/data/hst\n")
+    prom = tmp_path / "skyhub_dataset.prom"
+    prom.write_text('skyhub_dataset_up{dataset="hst",mountpoint="/srv/skyhub/data/hst"} 1\n')
+    cfg = {"datasets_conf_dir": str(conf), "textfile_dir": str(tmp_path)}
+    assert status.datasets(cfg)[0]["answering"] is True
+    old = time.time() - status.STALE_PROBE_SECONDS - 60
+    os.utime(prom, (old, old))
+    assert status.datasets(cfg)[0]["answering"] is None
