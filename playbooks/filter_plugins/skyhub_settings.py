@@ -85,6 +85,8 @@ def unknown_settings(
         suggestion = near or closest(name, own) or closest(name, known)
         where = f"the {role} role" if role else "any role"
         hint = f"did you mean {suggestion}?" if suggestion else "no known setting is close"
+        if not suggestion and role:
+            hint += f"; the {role} role's settings are in docs/variables.md"
         messages.append(f"{name} is not a setting of {where} ({hint})")
     return messages
 

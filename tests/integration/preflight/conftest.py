@@ -53,6 +53,44 @@ def target_container():
     subprocess.run(["docker", "rm", "-f", name], capture_output=True)
 
 
+def _run_playbook(container: str, playbook: Path, variables: dict, tmp_path: Path, args: tuple = ()) -> RoleRun:
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps(variables))
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_FORCE_COLOR": "0",
+        # facts gathered once per container and reused (every case asks for the same host's facts)
+        "ANSIBLE_GATHERING": "smart",
+        "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.jsonfile",
+        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(tmp_path.parent / "facts"),
+    }
+    proc = subprocess.run(
+        [
+            str(ROOT / ".venv/bin/ansible-playbook"),
+            "-i",
+            f"{container},",
+            "-c",
+            "community.docker.docker",
+            "-e",
+            f"@{extra}",
+            *args,
+            str(playbook),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    diff = subprocess.run(["docker", "diff", container], capture_output=True, text=True, check=True)
+    changed = [
+        line.split(maxsplit=1)[1]
+        for line in diff.stdout.splitlines()
+        if line.strip() and not ANSIBLE_OWN.match(line.split(maxsplit=1)[1])
+    ]
+    return RoleRun(proc.returncode, proc.stdout + proc.stderr, changed)
+
+
 @pytest.fixture
 def run_role(target_container, tmp_path):
     def run(role: str, variables: dict) -> RoleRun:
@@ -69,33 +107,35 @@ def run_role(target_container, tmp_path):
                 """
             )
         )
-        extra = tmp_path / "vars.json"
-        extra.write_text(json.dumps(variables))
-        env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
-        proc = subprocess.run(
-            [
-                str(ROOT / ".venv/bin/ansible-playbook"),
-                "-i",
-                f"{target_container},",
-                "-c",
-                "community.docker.docker",
-                "-e",
-                f"@{extra}",
-                str(playbook),
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-        )
-        diff = subprocess.run(
-            ["docker", "diff", target_container], capture_output=True, text=True, check=True
-        )
-        changed = [
-            line.split(maxsplit=1)[1]
-            for line in diff.stdout.splitlines()
-            if line.strip() and not ANSIBLE_OWN.match(line.split(maxsplit=1)[1])
-        ]
-        return RoleRun(proc.returncode, proc.stdout + proc.stderr, changed)
+        return _run_playbook(target_container, playbook, variables, tmp_path)
 
     return run
+
+
+@pytest.fixture
+def run_site(target_container, tmp_path):
+    """playbooks/site.yml against the container (as the hub host), with the given extra variables."""
+
+    def run(variables: dict, *args: str, container: str | None = None) -> RoleRun:
+        return _run_playbook(
+            container or target_container,
+            ROOT / "playbooks" / "site.yml",
+            {"skyhub_hosts": "all", **variables},
+            tmp_path,
+            args,
+        )
+
+    return run
+
+
+@pytest.fixture
+def fresh_container():
+    """A container of its own, for a test that lets a role change the host."""
+    name = f"skyhub-preflight-{uuid.uuid4().hex[:8]}"
+    subprocess.run(
+        ["docker", "run", "-d", "--name", name, _host_image(), "sleep", "infinity"],
+        check=True,
+        capture_output=True,
+    )
+    yield name
+    subprocess.run(["docker", "rm", "-f", name], capture_output=True)

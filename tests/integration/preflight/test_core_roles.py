@@ -6,6 +6,18 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
+# a complete OIDC setup, so only the URL a case breaks is wrong
+OIDC = {
+    "tljh_authenticator": "oidc",
+    "tljh_oidc_client_id": "hub",
+    "tljh_oidc_client_secret": "s3cret-for-tests",
+    "tljh_oidc_authorize_url": "https://idp.example.org/authorize",
+    "tljh_oidc_token_url": "https://idp.example.org/token",
+    "tljh_oidc_userdata_url": "https://idp.example.org/userinfo",
+    "tljh_oidc_allowed_users": ["ann"],
+    "tljh_oauth_callback_url": "https://hub.example.org/hub/oauth_callback",
+}
+
 CASES = [
     # role, variables, the variable the message must name
     ("docker", {"docker_log_max_size": "lots"}, "docker_log_max_size"),
@@ -23,6 +35,22 @@ CASES = [
     ("tljh", {"tljh_spawner_group_limits": {"big": {"cpu_limit": -1}}}, "tljh_spawner_group_limits"),
     ("tljh", {"tljh_https_domains": ["hub.example.org"]}, "tljh_letsencrypt_email"),
     ("tljh", {"tljh_authenticator": "oidc", "tljh_oidc_client_id": "x"}, "tljh_oidc_client_secret"),
+    # issue 15 item 7: the message names the variable (and the entry) that is wrong
+    ("tljh", {"tljh_spawner_mem_limit": "0G"}, 'tljh_spawner_mem_limit is "0G"'),
+    ("tljh", {"tljh_spawner_group_limits": {"big": {"mem_limit": "0G"}}}, 'tljh_spawner_group_limits["big"]'),
+    ("tljh", {"tljh_spawner_user_limits": {"ann": {"mem_limit": "0M"}}}, 'tljh_spawner_user_limits["ann"]'),
+    ("tljh", {"tljh_firstuse_min_password_length": 0}, "tljh_firstuse_min_password_length is 0"),
+    ("tljh", {"tljh_spawner_network_subnet": "8.8.8.0/24"}, "not inside the private"),
+    ("tljh", {"tljh_spawner_network_subnet": "172.31.16.0/20"}, "overlaps 172.31.0.0/16"),
+    ("tljh", {"tljh_spawner_network_subnet": "172.29.0.1/24"}, "host bits zero"),
+    ("tljh", {"tljh_skel_dir": "/srv/skyhub/home/skel"}, "tljh_skel_dir"),
+    ("tljh", {**OIDC, "tljh_oidc_token_url": "http://idp.example.org/token"}, 'tljh_oidc_token_url is "http://'),
+    ("quotas", {"quotas_default_size": "0"}, 'quotas_default_size is "0"'),
+    ("quotas", {"quotas_default_size": "10"}, 'quotas_default_size is "10"'),
+    ("quotas", {"quotas_user_sizes": {"ann": "0G"}}, 'quotas_user_sizes["ann"]'),
+    ("quotas", {"quotas_group_sizes": {"class": 5}}, 'quotas_group_sizes["class"]'),
+    ("dataset_mount", {"dataset_mount_root": "/srv/skyhub/home/data"}, "dataset_mount_root and the home root"),
+    ("dataset_mount", {"base_home_root": "/srv/data/homes", "dataset_mount_root": "/srv/data"}, "base_home_root"),
 ]
 
 
