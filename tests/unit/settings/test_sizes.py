@@ -23,4 +23,6 @@ def test_zero_or_unitless_sizes_fail(size):
 
 
 def test_the_role_default_passes():
-    assert SIZE.match(yaml.safe_load((ROOT / "roles/quotas/defaults/main.yml").read_text())["quotas_default_size"])
+    assert SIZE.match(
+        yaml.safe_load((ROOT / "roles/quotas/defaults/main.yml").read_text())["quotas_default_size"]
+    )

@@ -96,8 +96,13 @@ def test_site_derives_the_idle_shutdown_hub_url_from_the_tljh_subnet(network_fil
     assert "172.29" not in expr  # derived, not hard-coded
     url = _render(expr, network_filters, tljh_spawner_network_subnet="10.50.0.0/16")
     assert url == "http://10.50.0.1:15001/hub/api"
-    default = yaml.safe_load((ROOT / "roles/tljh/defaults/main.yml").read_text())["tljh_spawner_network_subnet"]
-    assert _render(expr, network_filters, tljh_spawner_network_subnet=default) == "http://172.29.0.1:15001/hub/api"
+    default = yaml.safe_load((ROOT / "roles/tljh/defaults/main.yml").read_text())[
+        "tljh_spawner_network_subnet"
+    ]
+    assert (
+        _render(expr, network_filters, tljh_spawner_network_subnet=default)
+        == "http://172.29.0.1:15001/hub/api"
+    )
 
 
 def test_the_tljh_role_uses_the_same_hub_address(network_filters):

@@ -42,7 +42,10 @@ def test_known_settings_come_from_every_role_spec(settings_filters):
         ("s3_twin_prot", "not a setting of the s3_twin role (did you mean s3_twin_port?)"),
         # a typo in the prefix is not prefixed by a role, but is a near miss of a known name
         ("tjlh_spawner_mem_limit", "not a setting of any role (did you mean tljh_spawner_mem_limit?)"),
-        ("docker_frobnicate", "not a setting of the docker role (no known setting is close; the docker role's"),
+        (
+            "docker_frobnicate",
+            "not a setting of the docker role (no known setting is close; the docker role's",
+        ),
     ],
 )
 def test_a_misspelt_setting_is_reported_with_the_closest_known_name(settings_filters, name, expected):
