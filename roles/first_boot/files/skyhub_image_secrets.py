@@ -200,7 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--check", action="store_true", help="exit 1 if anything on the list is there")
     p.add_argument("--skip-last", action="store_true", help="leave out the entries marked last")
     args = p.parse_args(argv)
-    entries = load(args.list) if args.list else parse_entries(json.loads(args.json))
+    try:
+        entries = load(args.list) if args.list else parse_entries(json.loads(args.json))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"skyhub image check: cannot read the list: {exc}", file=sys.stderr)
+        return 2
     if args.skip_last:
         entries = [e for e in entries if not e.last]
     if args.remove:
