@@ -30,12 +30,28 @@ locals {
   }
   aws_base = local.aws_bases[var.aws_base_os]
 
+  # Tags are for the owner's bookkeeping (AWS does not show them to other accounts); what a user of a public
+  # AMI sees is its name and description, so both say what it is and which commit built it.
   image_tags = merge(var.aws_tags, {
-    Name                 = "${var.image_name}-${var.version}"
-    "skyhub:version"     = var.version
+    Name                  = "${var.image_name}-${var.version}"
+    "skyhub:image"        = var.image_summary
+    "skyhub:version"      = var.version
     "skyhub:git-revision" = var.git_revision
-    "skyhub:base-os"     = var.aws_base_os
+    "skyhub:git-commit"   = var.git_commit
+    "skyhub:git-dirty"    = var.git_dirty
+    "skyhub:base-os"      = var.aws_base_os
+    "skyhub:visibility"   = var.aws_public ? "public" : "private"
   })
+  ami_description = "skyhub ${var.version} (commit ${var.git_revision}): ${var.image_summary}, on ${var.aws_base_os}"
+
+  # Launch permission for everyone only on an unencrypted image: AWS cannot share an encrypted AMI publicly.
+  # Packer 1.6.6 has no assertion block; a file() call on a message stops validation with that message.
+  # `skyhub build` refuses the combination earlier, naming the options (src/skyhub/build/publish.py).
+  ami_groups = var.aws_public ? (
+    var.aws_encrypt_boot || var.aws_kms_key_id != "" ?
+    [file("ERROR: aws_public = true needs aws_encrypt_boot = false and no aws_kms_key_id (AWS cannot share an encrypted AMI publicly)")] :
+    ["all"]
+  ) : []
 
   # The same ansible-playbook arguments for both sources (vars files as -e @FILE).
   vars_args = flatten([for f in var.vars_files : ["-e", "@${f}"]])
@@ -79,6 +95,8 @@ source "docker" "local" {
     "ENV container=docker",
     "LABEL org.skyhub.version=${var.version}",
     "LABEL org.skyhub.git-revision=${var.git_revision}",
+    "LABEL org.skyhub.git-commit=${var.git_commit}",
+    "LABEL org.skyhub.git-dirty=${var.git_dirty}",
     "LABEL org.skyhub.stop-signal=SIGRTMIN+3",
   ]
 }
@@ -161,6 +179,10 @@ build {
     custom_data = {
       version      = var.version
       git_revision = var.git_revision
+      git_commit   = var.git_commit
+      git_dirty    = var.git_dirty
+      public       = var.aws_public ? "true" : "false"
+      deprecate_at = var.aws_deprecate_at
     }
   }
 }

@@ -16,7 +16,29 @@ variable "version" {
 variable "git_revision" {
   type        = string
   default     = "unknown"
-  description = "Git revision of the tree the image is built from (tags and labels)."
+  description = "Short git revision of the tree the image is built from, \"-dirty\" appended when it has uncommitted changes (tags, labels, AMI description)."
+}
+
+variable "git_commit" {
+  type        = string
+  default     = "unknown"
+  description = "Full git commit the image is built from (tag skyhub:git-commit, label)."
+}
+
+variable "git_dirty" {
+  type        = string
+  default     = "unknown"
+  description = "\"true\" when the tree had uncommitted changes under the image's inputs, else \"false\" (tag skyhub:git-dirty, label)."
+}
+
+variable "image_summary" {
+  type        = string
+  default     = "JupyterHub (TLJH + DockerSpawner) with the HST public dataset (s3://stpubdata) mounted read-only"
+  description = "What the image is: the AMI description (the one field every user of a public AMI sees) and the skyhub:image tag."
+  validation {
+    condition     = length(var.image_summary) <= 160
+    error_message = "The image_summary value must be at most 160 characters (AMI descriptions are limited to 255)."
+  }
 }
 
 # ---- what runs inside: the same playbook for both sources ----
@@ -85,7 +107,26 @@ variable "aws_region" {
 variable "aws_ami_regions" {
   type        = list(string)
   default     = []
-  description = "More regions the finished AMI is copied to (empty: none)."
+  description = "More regions the finished AMI is copied to (empty: none). `skyhub build --regions A,B,C` sets aws_region=A and this to [B, C]."
+}
+
+# ---- publishing (docs/publishing.md): `skyhub build --target aws --public` sets these and checks them ----
+variable "aws_public" {
+  type        = bool
+  default     = false
+  description = "Launch permission for everyone (ami_groups = [\"all\"]) in every region of the AMI. Needs aws_encrypt_boot = false and no aws_kms_key_id."
+}
+
+variable "aws_encrypt_boot" {
+  type        = bool
+  default     = true
+  description = "Encrypt the root volume and the AMI. AWS cannot share an encrypted AMI publicly: false for a public image."
+}
+
+variable "aws_deprecate_at" {
+  type        = string
+  default     = ""
+  description = "When the AMI is deprecated, UTC, YYYY-MM-DDTHH:MM:SSZ (empty: never; AWS sets 2 years for public AMIs). Packer >= 1.7 sets it in the build; with 1.6.6 `skyhub build` sets it afterwards."
 }
 
 variable "aws_instance_type" {
@@ -107,13 +148,13 @@ variable "aws_base_os" {
 variable "aws_root_volume_gb" {
   type        = number
   default     = 30
-  description = "Root volume size in GiB (gp3, encrypted)."
+  description = "Root volume size in GiB (gp3; encrypted unless aws_encrypt_boot = false)."
 }
 
 variable "aws_kms_key_id" {
   type        = string
   default     = ""
-  description = "KMS key for the encrypted root volume and AMI (empty: the account's default EBS key)."
+  description = "KMS key for the encrypted root volume and AMI (empty: the account's default EBS key). Not with aws_public."
 }
 
 variable "aws_subnet_id" {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `packer validate` of both sources of packer/ (amazon-ebs.aws and docker.local), without AWS credentials.
+# `packer validate` of both sources of packer/ (amazon-ebs.aws and docker.local), without AWS credentials,
+# and of the AMI's two modes (private, the default, and public: docs/publishing.md).
 # Installs Debian's packer (1.6.6) when it is missing. packer/modern/ (Packer >= 1.7 only) is checked by
 # tests/unit/build instead: 1.6.6 cannot parse it (docs/packer.md).
 set -euo pipefail
@@ -36,4 +37,25 @@ if ! "${clean_env[@]}" packer validate -only=amazon-ebs.aws "${args[@]}" -var aw
   echo "packer validate amazon-ebs.aws (debian-12, options): FAILED" >&2
   rc=1
 fi
+# The template itself refuses a public encrypted image (the guard in skyhub.pkr.hcl, for Packer run by hand).
+if "${clean_env[@]}" packer validate -only=amazon-ebs.aws "${args[@]}" -var aws_public=true packer/ \
+  >"$home/out" 2>&1 || ! tr -s "\n " "  " <"$home/out" | grep -q "aws_public = true needs aws_encrypt_boot = false"; then
+  cat "$home/out" >&2
+  echo "packer validate amazon-ebs.aws (public + encrypted): NOT REFUSED" >&2
+  rc=1
+else
+  echo "packer validate amazon-ebs.aws (public + encrypted): refused, as it must be"
+fi
+# Both modes as `skyhub build` generates their variables (its checks, then packer validate of the staged
+# template); --allow-dirty because a working tree under development has uncommitted changes.
+for mode in "" "--public --allow-dirty --regions us-east-1,us-west-2,eu-west-1"; do
+  # shellcheck disable=SC2086  # $mode is a list of options
+  if "${clean_env[@]}" .venv/bin/skyhub build --target aws --validate-only $mode >"$home/out" 2>&1; then
+    echo "skyhub build --target aws --validate-only ${mode:-(private)}: ok"
+  else
+    cat "$home/out" >&2
+    echo "skyhub build --target aws --validate-only ${mode:-(private)}: FAILED" >&2
+    rc=1
+  fi
+done
 exit $rc

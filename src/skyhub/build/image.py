@@ -8,9 +8,10 @@ import os
 import subprocess
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
-from skyhub.build import packer
+from skyhub.build import packer, publish
 from skyhub.errors import SkyhubError
 
 REPO = Path(__file__).resolve().parents[3]
@@ -25,6 +26,8 @@ class BuildRequest:
     variables: dict[str, str] = field(default_factory=dict)
     force: bool = False
     repo: Path = REPO
+    publish: publish.PublishOptions = field(default_factory=publish.PublishOptions)
+    validate_only: bool = False  # checks and `packer validate`, no build
 
     @property
     def build_dir(self) -> Path:
@@ -63,25 +66,39 @@ def vars_files(variables: dict[str, str]) -> list[str]:
     except json.JSONDecodeError:
         names = None
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise SkyhubError(f'--var vars_files must be a JSON list of paths, e.g. \'["a.yml"]\' (got {raw!r})')
+        raise SkyhubError(f"--var vars_files must be a JSON list of paths, e.g. '[\"a.yml\"]' (got {raw!r})")
     return names
 
 
-def git_revision(repo: Path) -> str:
+@dataclass(frozen=True)
+class GitState:
+    commit: str  # full sha, or "unknown" outside a git checkout
+    dirty: bool  # uncommitted changes under KEY_PATHS (the image's inputs)
+
+    @property
+    def revision(self) -> str:
+        """Short commit, "-dirty" appended when the inputs have uncommitted changes."""
+        if self.commit == "unknown":
+            return "unknown"
+        return f"{self.commit[:12]}-dirty" if self.dirty else self.commit[:12]
+
+
+def git_state(repo: Path) -> GitState:
     res = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "--short=12", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
     )
-    rev = res.stdout.strip() or "unknown"
-    dirty = subprocess.run(
+    commit = res.stdout.strip() if res.returncode == 0 and res.stdout.strip() else "unknown"
+    status = subprocess.run(
         ["git", "-C", str(repo), "status", "--porcelain", "--", *KEY_PATHS],
         capture_output=True,
         text=True,
         check=False,
     ).stdout.strip()
-    return f"{rev}-dirty" if dirty and rev != "unknown" else rev
+    return GitState(commit=commit, dirty=bool(status) and commit != "unknown")
+
+
+def git_revision(repo: Path) -> str:
+    return git_state(repo).revision
 
 
 def skyhub_version() -> str:
@@ -110,11 +127,13 @@ def parse_variables(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def base_variables(req: BuildRequest, key: str, rev: str) -> dict[str, str]:
+def base_variables(req: BuildRequest, key: str, git: GitState) -> dict[str, str]:
     ansible = req.repo / ".venv" / "bin" / "ansible-playbook"
     common = {
         "repo_root": str(req.repo),
-        "git_revision": rev,
+        "git_revision": git.revision,
+        "git_commit": git.commit,
+        "git_dirty": "unknown" if git.commit == "unknown" else str(git.dirty).lower(),
         "version": skyhub_version(),
     }
     if ansible.exists():
@@ -183,31 +202,63 @@ def write_manifest(req: BuildRequest, record: dict) -> Path:
     return path
 
 
+def resolve_variables(
+    req: BuildRequest, key: str, git: GitState, now: datetime | None = None
+) -> dict[str, str]:
+    """Every Packer variable of the build: skyhub's own, the --var settings, and for the AMI the publishing
+    settings, checked before Packer runs (skyhub.build.publish)."""
+    opts = req.publish
+    if req.target != "aws" and (opts.public or opts.regions is not None or opts.deprecate_at is not None):
+        raise SkyhubError(
+            "--public, --regions and --deprecate-at are settings of the AMI: use them with --target aws"
+        )
+    variables = {**base_variables(req, key, git), **req.variables}
+    if req.target != "aws":
+        return variables
+    regions = publish.dataset_regions(req.repo, vars_files(req.variables))
+    return publish.resolve(
+        variables,
+        opts,
+        now=now or datetime.now(UTC),
+        dataset_region_list=regions,
+        dirty=git.dirty,
+    )
+
+
 def build(req: BuildRequest) -> dict:
     """Build (or reuse) the image; returns the manifest record (also written to build/image-<target>.json)."""
     if req.target not in packer.SOURCES:
         raise SkyhubError(f"--target must be one of {sorted(packer.SOURCES)} (got {req.target!r})")
+    key = content_key(req.repo, req.variables)
+    git = git_state(req.repo)
+    # The settings are checked before anything else runs (no Packer needed to refuse bad input).
+    variables = resolve_variables(req, key, git)
     binary = packer.find_packer()
     version = packer.packer_version(binary)
     modern = version >= packer.MODERN_VERSION
-    key = content_key(req.repo, req.variables)
-    rev = git_revision(req.repo)
-    variables = {**base_variables(req, key, rev), **req.variables}
     source = packer.SOURCES[req.target]
     record: dict = {
         "target": req.target,
         "source": source,
         "content_key": key,
-        "git_revision": rev,
+        "git_revision": git.revision,
+        "git_commit": git.commit,
+        "git_dirty": git.dirty,
         "skyhub_version": variables["version"],
         "packer_version": ".".join(map(str, version)),
         "variables": {k: v for k, v in variables.items() if "secret" not in k.lower()},
     }
+    if req.target == "aws":
+        record.update(
+            public=variables["aws_public"] == "true",
+            regions=[variables["aws_region"], *json.loads(variables["aws_ami_regions"])],
+            deprecate_at=variables["aws_deprecate_at"] or None,
+        )
     if req.target == "local":
         ref = f"{variables.get('docker_repository', LOCAL_REPOSITORY)}:{variables['docker_tag']}"
         record["image"] = ref
         existing = image_id(ref)
-        if existing and not req.force:
+        if existing and not req.force and not req.validate_only:
             print(f"skyhub: {ref} is up to date (content key {key}); nothing to build", flush=True)
             record.update(image_id=existing, cached=True, duration_s=0.0)
             write_manifest(req, record)
@@ -221,6 +272,14 @@ def build(req: BuildRequest) -> dict:
     argv_common = ["-only=" + source, *packer.var_args(variables)]
     start = time.monotonic()
     packer.stream([binary, "validate", *argv_common, str(stage)], "validate", env=env)
+    if req.validate_only:
+        print(f"skyhub: {source} settings and template are valid (nothing built)", flush=True)
+        record["validated_only"] = True
+        return record
+    if record.get("public"):
+        # the account settings that would fail the build at its very end (docs/publishing.md)
+        for warning in publish.check_account(record["regions"]):
+            print(f"skyhub: warning: {warning}", flush=True)
     manifest = req.build_dir / "packer-manifest.json"
     manifest.unlink(missing_ok=True)
     packer.stream([binary, "build", "-color=false", "-force", *argv_common, str(stage)], source, env=env)
@@ -236,6 +295,8 @@ def build(req: BuildRequest) -> dict:
         record["amis"] = amis
         if not modern:
             mark_imds_v2(amis)
+            if variables["aws_deprecate_at"]:
+                publish.set_deprecation(amis, variables["aws_deprecate_at"])
         record["ami_imds_support"] = "v2.0"
     path = write_manifest(req, record)
     print(

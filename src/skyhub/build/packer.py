@@ -37,6 +37,19 @@ FAILURES: tuple[Failure, ...] = (
         "AWS_SECRET_ACCESS_KEY), e.g. after `aws sso login`, then run `skyhub build --target aws` again.",
     ),
     Failure(
+        r"block public access for AMIs is enabled|DisableImageBlockPublicAccess",
+        "the account blocks public AMIs in a region of this image, so the launch permission for all was "
+        "refused and Packer deregistered the AMI: `aws ec2 disable-image-block-public-access --region R` in "
+        "each region of --regions, wait until get-image-block-public-access-state says unblocked, and build "
+        "again (docs/publishing.md).",
+    ),
+    Failure(
+        r"[Ee]ncrypted[^\n]*can.t be (shared|made public)|[Ee]ncrypted (volumes|snapshots)[^\n]*public",
+        "AWS refused to share an encrypted image: the account encrypts new EBS volumes by default in this "
+        "region (`aws ec2 get-ebs-encryption-by-default`), so the image came out encrypted although "
+        "aws_encrypt_boot=false. Publish from a region or account without it (docs/publishing.md).",
+    ),
+    Failure(
         r"UnauthorizedOperation",
         "AWS refused an EC2 call (UnauthorizedOperation): the credentials lack the permissions Packer "
         "needs (docs/packer.md lists them).",

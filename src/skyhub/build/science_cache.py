@@ -34,7 +34,7 @@ ARCHIVE_PREFIX = "science-images-"
 
 @functools.cache
 def _filters():
-    """The role's filter plugin (loaded once) (one definition of the content key, used by the role and here)."""
+    """The role's filter plugin, loaded once (the one definition of the content key, shared with the role)."""
     path = ROLE / "filter_plugins" / "science_images.py"
     spec = importlib.util.spec_from_file_location("skyhub_science_images_filters", path)
     if spec is None or spec.loader is None:
@@ -54,7 +54,7 @@ def content_key_label(ref: str) -> str:
     """The content key the image `ref` carries (empty when it is missing or has none)."""
     key = _filters().KEY_LABEL
     res = subprocess.run(
-        ["docker", "image", "inspect", "-f", "{{index .Config.Labels \"" + key + "\"}}", ref],
+        ["docker", "image", "inspect", "-f", '{{index .Config.Labels "' + key + '"}}', ref],
         capture_output=True,
         text=True,
         check=False,
@@ -93,7 +93,11 @@ def _build(entry: dict, base_ref: str, source_dir: Path) -> None:
             "--build-arg", f"SKYHUB_CONTENT_KEY={entry['key']}",
             str(ctx),
         ]  # fmt: skip
-        print(f"skyhub: building {entry['ref']} (key {entry['key'][:12]}) on this machine", file=sys.stderr, flush=True)
+        print(
+            f"skyhub: building {entry['ref']} (key {entry['key'][:12]}) on this machine",
+            file=sys.stderr,
+            flush=True,
+        )
         # docker's own build output goes to stderr: stdout carries only the archive path
         res = subprocess.run(argv, stdout=sys.stderr, check=False)
         if res.returncode != 0:

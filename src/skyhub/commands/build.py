@@ -6,12 +6,21 @@ import argparse
 from pathlib import Path
 
 from skyhub import baseimage
-from skyhub.build import image, science_cache
+from skyhub.build import image, publish, science_cache
 
 
 def _build(args: argparse.Namespace) -> int:
     req = image.BuildRequest(
-        target=args.target, variables=image.parse_variables(args.var or []), force=args.force
+        target=args.target,
+        variables=image.parse_variables(args.var or []),
+        force=args.force,
+        publish=publish.PublishOptions(
+            public=args.public,
+            regions=args.regions,
+            deprecate_at=args.deprecate_at,
+            allow_dirty=args.allow_dirty,
+        ),
+        validate_only=args.validate_only,
     )
     image.build(req)
     return 0
@@ -32,6 +41,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--target", choices=["local", "aws"], default="local")
     p.add_argument("--var", action="append", metavar="NAME=VALUE", help="a Packer variable (repeatable)")
     p.add_argument("--force", action="store_true", help="rebuild even if the local image is up to date")
+    ami = p.add_argument_group("publishing the AMI (--target aws; docs/publishing.md)")
+    ami.add_argument(
+        "--public",
+        action="store_true",
+        help="launch permission for everyone in every region; the image is not encrypted (AWS cannot share "
+        "an encrypted AMI publicly) and gets a deprecation date (default: 365 days)",
+    )
+    ami.add_argument(
+        "--regions",
+        metavar="A,B,...",
+        help="regions of the AMI: built in the first (for --public: the dataset's region, us-east-1 for "
+        "stpubdata), copied to the others (default: aws_region, us-east-1)",
+    )
+    ami.add_argument(
+        "--deprecate-at",
+        metavar="DATE",
+        help="deprecation date, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC (at most 2 years ahead for --public)",
+    )
+    ami.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="publish from a tree with uncommitted changes (tagged skyhub:git-dirty=true)",
+    )
+    p.add_argument(
+        "--validate-only",
+        action="store_true",
+        help="check the settings and run `packer validate`; build nothing (needs no AWS credentials)",
+    )
     p.set_defaults(func=_build)
 
     s = subparsers.add_parser(

@@ -31,6 +31,16 @@ def test_staging_uses_the_1_6_6_files_unless_packer_is_modern(tmp_path):
         ('Blocks of type "metadata_options" are not expected here.\nUnsupported block type', "1.6.6"),
         ("Error response from daemon: No such image: skyhub/debian12-host:x", "make base-images"),
         ('Conflict. The container name "/skyhub-image-build" is already in use', "docker rm -f"),
+        (
+            "Error modify AMI attributes: OperationNotPermitted: You can't publicly share this image because "
+            "block public access for AMIs is enabled for this account.",
+            "disable-image-block-public-access",
+        ),
+        (
+            "Error modify AMI attributes: InvalidParameter: Snapshots encrypted with the AWS Managed CMK "
+            "can\u2019t be shared. Specify another snapshot.",
+            "get-ebs-encryption-by-default",
+        ),
     ],
 )
 def test_common_packer_failures_are_explained(output, needle):

@@ -74,20 +74,48 @@ def test_modern_aws_requires_imdsv2_with_one_hop_and_an_imdsv2_only_ami(modern):
     assert modern["imds_support"] == "v2.0"
 
 
-def test_modern_file_differs_from_the_1_6_6_file_only_by_the_imds_settings(legacy, modern):
+def test_modern_file_differs_from_the_1_6_6_file_only_by_imds_and_deprecation(legacy, modern):
     extra = set(modern) - set(legacy)
-    assert extra == {"metadata_options", "imds_support"}
+    assert extra == {"metadata_options", "imds_support", "deprecate_at"}
     assert {k: v for k, v in modern.items() if k not in extra} == legacy
 
 
+def test_modern_sets_the_deprecation_date_only_when_given(modern):
+    assert modern["deprecate_at"] == 'var.aws_deprecate_at == "" ? null : var.aws_deprecate_at'
+
+
+def _variables() -> dict:
+    variables: dict = {}
+    for block in _load(PACKER / "variables.pkr.hcl")["variable"]:
+        variables.update(_strip(block))
+    return variables
+
+
 @pytest.mark.parametrize("src_name", ["legacy", "modern"])
-def test_root_volume_and_ami_are_encrypted(src_name, request):
+def test_root_volume_and_ami_follow_aws_encrypt_boot_which_defaults_to_encrypted(src_name, request):
     src = request.getfixturevalue(src_name)
-    assert src["encrypt_boot"] is True
+    assert src["encrypt_boot"] == "var.aws_encrypt_boot"
     disk = _block(src, "launch_block_device_mappings")
-    assert disk["encrypted"] is True
+    assert disk["encrypted"] == "var.aws_encrypt_boot"
     assert disk["volume_type"] == "gp3"
     assert disk["device_name"] == "local.aws_base.root_device"
+    variables = _variables()
+    assert variables["aws_encrypt_boot"]["default"] is True
+    assert variables["aws_public"]["default"] is False
+    assert variables["aws_deprecate_at"]["default"] == ""
+
+
+@pytest.mark.parametrize("src_name", ["legacy", "modern"])
+def test_launch_permission_is_the_public_guarded_local(src_name, request):
+    src = request.getfixturevalue(src_name)
+    assert src["ami_groups"] == "local.ami_groups"
+    assert src["ami_regions"] == "var.aws_ami_regions"
+    assert src["ami_description"] == "local.ami_description"
+    groups = _locals()["ami_groups"]
+    # all only when public and unencrypted; the encrypted case stops at file() (checked by packer below)
+    assert groups.startswith("var.aws_public ? (")
+    assert 'var.aws_encrypt_boot || var.aws_kms_key_id != ""' in groups
+    assert '["all"]' in groups and groups.rstrip().endswith(": []")
 
 
 def test_base_ami_comes_from_the_publishers_account_by_name_filter(legacy):
@@ -103,16 +131,24 @@ def test_base_ami_comes_from_the_publishers_account_by_name_filter(legacy):
 
 
 def test_default_base_is_ubuntu_24_04():
-    variables = {}
-    for block in _load(PACKER / "variables.pkr.hcl")["variable"]:
-        variables.update(_strip(block))
-    assert variables["aws_base_os"]["default"] == "ubuntu-24.04"
+    assert _variables()["aws_base_os"]["default"] == "ubuntu-24.04"
 
 
-def test_tags_carry_name_version_and_git_revision():
+def test_tags_say_what_the_image_is_and_which_commit_built_it():
     tags = _locals()["image_tags"]
-    for key in ("Name", "skyhub:version", "skyhub:git-revision"):
-        assert key in tags
+    expected = {
+        "skyhub:image": "var.image_summary",
+        "skyhub:version": "var.version",
+        "skyhub:git-revision": "var.git_revision",
+        "skyhub:git-commit": "var.git_commit",
+        "skyhub:git-dirty": "var.git_dirty",
+    }
+    for key, value in expected.items():
+        assert key in tags and value in tags, key
+    assert "Name" in tags
+    # tags are not shown to other accounts: the description (public) names the commit and the summary too
+    description = _locals()["ami_description"]
+    assert "var.git_revision" in description and "var.image_summary" in description
 
 
 def test_docker_source_boots_systemd_with_the_container_flags_and_no_entrypoint_leak():
@@ -157,6 +193,14 @@ def _validate(*extra: str) -> subprocess.CompletedProcess:
 def test_packer_validates_each_source_without_aws_credentials(only):
     res = _validate(f"-only={only}")
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+@pytest.mark.skipif(shutil.which("packer") is None, reason="packer not installed (lint installs it)")
+@pytest.mark.parametrize("extra", [[], ["-var=aws_encrypt_boot=false", "-var=aws_kms_key_id=alias/k"]])
+def test_packer_refuses_a_public_encrypted_image(extra):
+    res = _validate("-only=amazon-ebs.aws", "-var=aws_public=true", *extra)
+    assert res.returncode != 0
+    assert "needs aws_encrypt_boot = false" in " ".join((res.stdout + res.stderr).split())
 
 
 @pytest.mark.skipif(shutil.which("packer") is None, reason="packer not installed (lint installs it)")
