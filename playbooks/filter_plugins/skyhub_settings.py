@@ -56,7 +56,7 @@ def unknown_settings(
     renamed: Mapping[str, str] | None = None,
     set_by_playbook: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """One message per inventory variable that no role (nor the playbook) reads, naming the closest known name.
+    """One message per inventory variable no role (nor the playbook) reads, naming the closest known name.
 
     `renamed` maps old names to their replacement; `set_by_playbook` maps names the playbook derives (and so
     overrides) to the reason. Both are reported too: the inventory's value would be ignored.

@@ -1,4 +1,4 @@
-"""The user servers' network: the tljh preflight's subnet rules and the hub address derived from the subnet."""
+"""The user servers' network: the tljh preflight's subnet rules and the hub address derived from it."""
 
 from __future__ import annotations
 

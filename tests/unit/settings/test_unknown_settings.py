@@ -1,4 +1,4 @@
-"""playbooks/site.yml's first check: inventory variables no role knows, reported with the closest known name."""
+"""playbooks/site.yml's first check: inventory variables no role knows, with the closest known name."""
 
 from __future__ import annotations
 
