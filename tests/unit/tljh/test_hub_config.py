@@ -90,7 +90,7 @@ def test_culler_can_be_disabled():
 
 VARS = {
     "ansible_managed": "test",
-    "tljh_home_root": None,  # set per test
+    "_tljh_home_root": None,  # set per test
     "tljh_skel_dir": None,
     "tljh_container_home": "/home/jovyan",
     "tljh_container_uid": 1000,
@@ -145,7 +145,7 @@ def snippet(tmp_path, monkeypatch):
     home.mkdir()
     skel.mkdir()
     text = env.from_string((ROLE / "templates" / "10-skyhub-spawner.py.j2").read_text()).render(
-        **{**VARS, "tljh_home_root": str(home), "tljh_skel_dir": str(skel)}
+        **{**VARS, "_tljh_home_root": str(home), "tljh_skel_dir": str(skel)}
     )
     c = Config()
     ns = {"get_config": lambda: c}
