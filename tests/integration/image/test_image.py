@@ -156,6 +156,11 @@ def test_appliance_checks_pass_on_the_booted_image(two):
     assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:]
 
 
+@pytest.mark.skipif(
+    os.environ.get("SKYHUB_IMAGE_SECURITY") != "1",
+    reason="opt-in (SKYHUB_IMAGE_SECURITY=1 make image): the security tier runs these on the appliance host; "
+    "on the image they add ~5 min to a CI run already close to its limit (docs/testing.md)",
+)
 def test_security_attacks_fail_on_the_booted_image(two):
     """tests/security (attacks by signed-in users through the hub) against an instance of the image, as the
     security tier runs them against the Molecule appliance host."""
