@@ -142,18 +142,21 @@ def test_image_has_the_first_boot_unit_enabled(image_files):
     assert "/etc/systemd/system/multi-user.target.wants/skyhub-first-boot.service" in image_files
 
 
-def test_appliance_checks_pass_on_the_booted_image(two):
-    """The same checks as the Molecule appliance host (tests/appliance), against an instance of the image:
-    sign-up, spawn, limits, isolation, /data/hst read from the user's kernel, the demo notebook."""
-    name = two[0]
+def run_checks_on(name: str, tests: str) -> None:
+    """Run a directory of host checks (testinfra) against a booted instance; fail with their output."""
     wait_hub(name)
     res = subprocess.run(
-        [str(REPO / ".venv/bin/pytest"), "-q", "-p", "no:cacheprovider", "tests/appliance",
-         f"--hosts=docker://{name}"],
+        [str(REPO / ".venv/bin/pytest"), "-q", "-p", "no:cacheprovider", tests, f"--hosts=docker://{name}"],
         cwd=REPO, capture_output=True, text=True, check=False,
     )  # fmt: skip
     print(res.stdout[-3000:])
     assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:]
+
+
+def test_appliance_checks_pass_on_the_booted_image(two):
+    """The same checks as the Molecule appliance host (tests/appliance), against an instance of the image:
+    sign-up, spawn, limits, isolation, /data/hst read from the user's kernel, the demo notebook."""
+    run_checks_on(two[0], "tests/appliance")
 
 
 @pytest.mark.skipif(
@@ -164,15 +167,7 @@ def test_appliance_checks_pass_on_the_booted_image(two):
 def test_security_attacks_fail_on_the_booted_image(two):
     """tests/security (attacks by signed-in users through the hub) against an instance of the image, as the
     security tier runs them against the Molecule appliance host."""
-    name = two[0]
-    wait_hub(name)
-    res = subprocess.run(
-        [str(REPO / ".venv/bin/pytest"), "-q", "-p", "no:cacheprovider", "tests/security",
-         f"--hosts=docker://{name}"],
-        cwd=REPO, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    print(res.stdout[-3000:])
-    assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:]
+    run_checks_on(two[0], "tests/security")
 
 
 def test_browser_walks_the_demo_on_the_booted_image(two):
