@@ -8,7 +8,6 @@ below the limit, so a passing test means the limit stopped it, not that the code
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from hub import HubUser, run_code
@@ -17,22 +16,13 @@ pytestmark = pytest.mark.security
 
 
 @pytest.fixture(scope="module")
-def eve(new_user) -> Iterator[HubUser]:
-    user = new_user("eve")
-    user.start()
-    stop = user.heartbeat()  # in use all along: the appliance's 60 s culler must not stop it mid-test
-    yield user
-    stop.set()
+def eve(working_user) -> HubUser:
+    return working_user("eve")
 
 
 @pytest.fixture(scope="module")
-def bob(new_user) -> Iterator[HubUser]:
-    user = new_user("bob")
-    user.start()
-    user.write_file("notes.txt", "bob's notes\n")
-    stop = user.heartbeat()
-    yield user
-    stop.set()
+def bob(working_user) -> HubUser:
+    return working_user("bob", {"notes.txt": "bob's notes\n"})
 
 
 def results(user: HubUser, code: str) -> dict:

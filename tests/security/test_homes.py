@@ -11,7 +11,6 @@ would catch a hub that follows the link.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 
 import pytest
 from hub import HubUser, run_code
@@ -21,22 +20,13 @@ pytestmark = pytest.mark.security
 
 
 @pytest.fixture(scope="module")
-def mallory(new_user) -> Iterator[HubUser]:
-    user = new_user("mallory")
-    user.start()
-    stop = user.heartbeat()  # in use all along: the appliance's 60 s culler must not stop it mid-test
-    yield user
-    stop.set()
+def mallory(working_user) -> HubUser:
+    return working_user("mallory")
 
 
 @pytest.fixture(scope="module")
-def victor(new_user) -> Iterator[HubUser]:
-    user = new_user("victor")
-    user.start()
-    user.write_file("private.txt", "victor's own words\n")
-    stop = user.heartbeat()
-    yield user
-    stop.set()
+def victor(working_user) -> HubUser:
+    return working_user("victor", {"private.txt": "victor's own words\n"})
 
 
 def plant(user: HubUser, code: str) -> str:
