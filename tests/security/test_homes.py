@@ -152,7 +152,8 @@ def test_quota_notice_symlink_to_a_root_file(mallory, host, canary):
     )
     try:
         # a quota so small that the user is over the warning threshold: the tool writes the notice
-        assert host.run(f"skyhub-quota set {mallory.name} 3M").rc == 0
+        # exit 3: saved, but not enforced (this kernel has no XFS quotas); the notice follows the saved size
+        assert host.run(f"skyhub-quota set {mallory.name} 3M").rc in (0, 3)
         host.run("skyhub-quota check")
         canary.assert_intact()
         notice = f"{HOME_ROOT}/{mallory.name}/QUOTA-WARNING.txt"
