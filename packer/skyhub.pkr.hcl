@@ -145,14 +145,25 @@ build {
     only             = ["docker.local"]
   }
 
-  # 3. What the plays themselves leave behind (Ansible's own directories) and Packer's temporary SSH key
-  #    (amazon-ebs); cloud-init installs the instance owner's key at first boot.
+  # 3. The last step: what the plays themselves leave behind (Ansible's own directories) and Packer's temporary
+  #    SSH key (amazon-ebs; cloud-init installs the instance owner's key at first boot) go, then the build FAILS
+  #    if anything on the first_boot role's list of per-instance secrets (roles/first_boot/vars/main.yml) is
+  #    still on the disk. The same program and list as the image cleanup (docs/first-boot.md).
+  provisioner "file" {
+    source      = "${local.repo_root}/roles/first_boot/files/skyhub_image_secrets.py"
+    destination = "/tmp/skyhub-image-secrets.py"
+  }
+  provisioner "file" {
+    source      = "${local.repo_root}/roles/first_boot/vars/main.yml"
+    destination = "/tmp/skyhub-image-secrets.yml"
+  }
   provisioner "shell" {
     execute_command = "sudo -n sh -c '{{ .Vars }} {{ .Path }}' || sh -c '{{ .Vars }} {{ .Path }}'"
     inline = [
-      "rm -rf /root/.ansible /home/*/.ansible /root/.cache",
-      "rm -f /root/.ssh/authorized_keys /home/*/.ssh/authorized_keys",
-      "find /tmp /var/tmp -mindepth 1 -maxdepth 1 ! -name 'script_*' -exec rm -rf {} +",
+      "python3 /tmp/skyhub-image-secrets.py --list /tmp/skyhub-image-secrets.yml --remove",
+      "find /tmp /var/tmp -mindepth 1 -maxdepth 1 ! -name 'script_*' ! -name 'skyhub-image-secrets.*' -exec rm -rf {} +",
+      "python3 /tmp/skyhub-image-secrets.py --list /tmp/skyhub-image-secrets.yml --check",
+      "rm -f /tmp/skyhub-image-secrets.py /tmp/skyhub-image-secrets.yml",
     ]
   }
 

@@ -24,5 +24,7 @@ syntax() {
 }
 step "playbook syntax" syntax
 step "docs/variables.md is fresh" "$BIN/python" scripts/gen_docs.py --check
+step "lock files match their pins" "$BIN/python" scripts/lock.py --check
+step "requirements.yml matches the ansible bundle" "$BIN/python" scripts/check_collections.py
 if [ -x scripts/packer_validate.sh ]; then step "packer validate" bash scripts/packer_validate.sh; fi
 exit $status

@@ -6,9 +6,12 @@ built image. Only `requests`; no JupyterHub internals.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import time
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import requests
 
@@ -53,6 +56,11 @@ class HubUser:
         self.token = r.json()["token"]
 
     @property
+    def url_name(self) -> str:
+        """The name as the hub puts it in /user/<name>/ URLs (and the proxy routes them): path-escaped."""
+        return quote(self.name, safe="@~")
+
+    @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"token {self.token}"}
 
@@ -87,6 +95,36 @@ class HubUser:
             time.sleep(0.25)
         raise HubError(f"server of {self.name} not ready after {timeout:.0f} s")
 
+    def touch(self) -> None:
+        """Report activity for the server, as a notebook in use does (the appliance culler stops servers idle
+        for 60 s, and a busy server reports its own activity only every 5 minutes)."""
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        body = {"last_activity": now, "servers": {"": {"last_activity": now}}}
+        self.api("POST", f"/users/{self.name}/activity", json=body)  # 400 when no server runs: fine
+
+    def heartbeat(self, every: float = 15.0) -> threading.Event:
+        """touch() every `every` seconds from a background thread until the returned event is set."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(every):
+                with contextlib.suppress(requests.RequestException):
+                    self.touch()
+
+        threading.Thread(target=beat, daemon=True).start()
+        return stop
+
+    def keep_up(self) -> None:
+        """touch(), and start the server again if the culler stopped it anyway."""
+        self.touch()
+        server = self.model().get("servers", {}).get("", {})
+        if server.get("ready"):
+            return
+        if server.get("pending"):
+            self.wait_ready()
+        else:
+            self.start()
+
     def stop(self, timeout: float = 120) -> None:
         r = self.api("DELETE", f"/users/{self.name}/server")
         if r.status_code not in (202, 204):
@@ -101,7 +139,7 @@ class HubUser:
     def server(self, method: str, path: str, **kw) -> requests.Response:
         """A request to the user's own server, through the proxy."""
         return requests.request(
-            method, f"{self.base}/user/{self.name}/{path}", headers=self.auth, timeout=60, **kw
+            method, f"{self.base}/user/{self.url_name}/{path}", headers=self.auth, timeout=60, **kw
         )
 
     def write_file(self, path: str, text: str) -> None:
@@ -131,13 +169,14 @@ def run_code(user: HubUser, code: str, timeout: float = 120) -> str:
 
     import websocket
 
+    user.keep_up()
     r = user.server("POST", "api/kernels", json={"name": "python3"})
     if r.status_code not in (200, 201):
         raise HubError(f"kernel start for {user.name}: HTTP {r.status_code}: {r.text[:300]}")
     kernel = r.json()["id"]
     ws_url = user.base.replace("http://", "ws://").replace("https://", "wss://")
     ws = websocket.create_connection(
-        f"{ws_url}/user/{user.name}/api/kernels/{kernel}/channels",
+        f"{ws_url}/user/{user.url_name}/api/kernels/{kernel}/channels",
         header=[f"Authorization: token {user.token}"],
         timeout=timeout,
     )

@@ -14,6 +14,26 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "appliance"))
 from fixtures import hub_url, new_user  # noqa: F401
+from hub import HubUser
+
+
+@pytest.fixture(scope="module")
+def working_user(new_user):  # noqa: F811 (the imported fixture, requested by name)
+    """Make a signed-in user whose server runs, holds `files`, and stays in use for the whole module: it
+    reports activity from a background thread (the appliance culls servers idle for 60 s)."""
+    stops = []
+
+    def make(prefix: str, files: dict[str, str] | None = None) -> HubUser:
+        user = new_user(prefix)
+        user.start()
+        for path, text in (files or {}).items():
+            user.write_file(path, text)
+        stops.append(user.heartbeat())
+        return user
+
+    yield make
+    for stop in stops:
+        stop.set()
 
 
 @dataclass

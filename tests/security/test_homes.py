@@ -20,18 +20,13 @@ pytestmark = pytest.mark.security
 
 
 @pytest.fixture(scope="module")
-def mallory(new_user) -> HubUser:
-    user = new_user("mallory")
-    user.start()
-    return user
+def mallory(working_user) -> HubUser:
+    return working_user("mallory")
 
 
 @pytest.fixture(scope="module")
-def victor(new_user) -> HubUser:
-    user = new_user("victor")
-    user.start()
-    user.write_file("private.txt", "victor's own words\n")
-    return user
+def victor(working_user) -> HubUser:
+    return working_user("victor", {"private.txt": "victor's own words\n"})
 
 
 def plant(user: HubUser, code: str) -> str:
@@ -157,7 +152,8 @@ def test_quota_notice_symlink_to_a_root_file(mallory, host, canary):
     )
     try:
         # a quota so small that the user is over the warning threshold: the tool writes the notice
-        assert host.run(f"skyhub-quota set {mallory.name} 3M").rc == 0
+        # exit 3: saved, but not enforced (this kernel has no XFS quotas); the notice follows the saved size
+        assert host.run(f"skyhub-quota set {mallory.name} 3M").rc in (0, 3)
         host.run("skyhub-quota check")
         canary.assert_intact()
         notice = f"{HOME_ROOT}/{mallory.name}/QUOTA-WARNING.txt"

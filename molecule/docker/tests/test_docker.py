@@ -111,11 +111,11 @@ def test_host_reaches_metadata_but_container_does_not(host, probe_image, imds_li
 
 def test_without_the_rule_a_container_would_reach_metadata(host, probe_image, imds_listener):
     """The control: the block above is the rule's doing, not a network that cannot route."""
-    host.run_expect([0], "/usr/local/sbin/skyhub-metadata-firewall remove")
+    host.run_expect([0], "/usr/local/sbin/skyhub-docker-firewall remove")
     try:
         assert _container_reaches_imds(host, probe_image)
     finally:
-        host.run_expect([0], "/usr/local/sbin/skyhub-metadata-firewall apply")
+        host.run_expect([0], "/usr/local/sbin/skyhub-docker-firewall apply")
     assert not _container_reaches_imds(host, probe_image)
     # the same container image reaches the host otherwise: the block is specific, not a dead network
     gw = host.check_output(
@@ -131,8 +131,9 @@ def test_without_the_rule_a_container_would_reach_metadata(host, probe_image, im
 
 
 def test_rule_in_docker_user_chain(host):
-    rules = host.check_output("iptables -S DOCKER-USER")
-    assert f"-d {IMDS}/32" in rules and "skyhub-imds" in rules and "-j DROP" in rules
+    assert host.check_output("iptables -S DOCKER-USER").splitlines()[1] == "-A DOCKER-USER -j SKYHUB-FORWARD"
+    rules = host.check_output("iptables -S SKYHUB-FORWARD")
+    assert f"-A SKYHUB-FORWARD -d {IMDS}/32 -j DROP" in rules
 
 
 def test_rule_survives_docker_restart(host, probe_image, imds_listener):
@@ -140,13 +141,13 @@ def test_rule_survives_docker_restart(host, probe_image, imds_listener):
     host.run_expect(
         [0], "for i in $(seq 30); do docker info >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1"
     )
-    assert host.run("/usr/local/sbin/skyhub-metadata-firewall check").rc == 0
+    assert host.run("/usr/local/sbin/skyhub-docker-firewall check").rc == 0
     assert not _container_reaches_imds(host, probe_image)
 
 
 def test_rule_comes_back_when_docker_starts(host):
     """What a reboot does: the kernel rules are gone and Docker starts; the drop-in re-applies them."""
-    host.run_expect([0], "/usr/local/sbin/skyhub-metadata-firewall remove")
-    assert host.run("/usr/local/sbin/skyhub-metadata-firewall check").rc == 1
+    host.run_expect([0], "/usr/local/sbin/skyhub-docker-firewall remove")
+    assert host.run("/usr/local/sbin/skyhub-docker-firewall check").rc == 1
     host.run_expect([0], "systemctl restart docker")
-    assert host.run("/usr/local/sbin/skyhub-metadata-firewall check").rc == 0
+    assert host.run("/usr/local/sbin/skyhub-docker-firewall check").rc == 0

@@ -145,6 +145,8 @@ def s3fs_options(ds: dict[str, Any], settings: dict[str, Any]) -> list[str]:
         f"connect_timeout={settings['connect_timeout']}",
         f"readwrite_timeout={settings['readwrite_timeout']}",
         f"retries={settings['retries']}",
+        # staged reads (temp files or the disk cache) never take the filesystem below this many MiB free
+        f"ensure_diskfree={settings['ensure_diskfree_mb']}",
         "public_bucket=1" if ds["anonymous"] else "iam_role=auto",
     ]
     if ds["endpoint_url"]:

@@ -1,9 +1,11 @@
 """Filters of the science_images role: the content key of an image and the build plan.
 
 The content key is a SHA-256 over everything that goes into a build: the files of the image's directory
-(Dockerfile, requirements.txt, ...; not smoke.py, which only checks a built image), the base image
-reference and the base image's ID. It is stored in the image as the label ``org.skyhub.image.content-key``;
-the role rebuilds an image exactly when the key it computes differs from the label of the tagged image.
+(Dockerfile, requirements.txt, requirements.lock, ...; not smoke.py, which only checks a built image, nor
+the builder's build-ca.pem and wheels/ cache), the base image reference and the base image's ID. The lock
+pins every package with its hashes, so changing one pin changes the key. It is stored in the image as the
+label ``org.skyhub.image.content-key``; the role rebuilds an image exactly when the key it computes differs
+from the label of the tagged image.
 """
 
 from __future__ import annotations
@@ -15,9 +17,13 @@ from typing import Any
 
 KEY_SCHEME = "skyhub-science-images-v1"
 KEY_LABEL = "org.skyhub.image.content-key"
+LOCK_LABEL = "org.skyhub.image.lock-sha256"
+LOCK_FILE = "requirements.lock"
 REPOSITORY_PREFIX = "skyhub/"
-# Files in an image directory that do not go into the image (the smoke check runs against the result).
-NOT_IN_KEY = frozenset({"smoke.py", "build-ca.pem"})
+# Entries of an image directory that are not build inputs: the smoke check (it runs against the result),
+# and what the builder adds to the context (the host's CA bundle; wheels/, a cache of the lock's files whose
+# hashes the lock already fixes).
+NOT_IN_KEY = frozenset({"smoke.py", "build-ca.pem", "wheels"})
 SMOKE_FILE = "smoke.py"
 _HUB_PIN = re.compile(r"^jupyterhub==([^\s;#]+)", re.MULTILINE)
 
@@ -30,7 +36,10 @@ def context_files(image_dir: str | Path) -> list[str]:
     return sorted(
         p.relative_to(root).as_posix()
         for p in root.rglob("*")
-        if p.is_file() and p.name not in NOT_IN_KEY and "__pycache__" not in p.parts
+        if p.is_file()
+        and p.relative_to(root).parts[0] not in NOT_IN_KEY
+        and p.name not in NOT_IN_KEY
+        and "__pycache__" not in p.parts
     )
 
 
@@ -53,6 +62,14 @@ def hub_version(image_dir: str | Path) -> str:
     if match is None:
         raise ValueError(f"{path} must pin jupyterhub exactly (jupyterhub==X.Y.Z)")
     return match.group(1)
+
+
+def lock_sha256(image_dir: str | Path) -> str:
+    """The SHA-256 of the image's requirements.lock (a label of the image, and in /opt/skyhub/VERSION)."""
+    path = Path(image_dir) / LOCK_FILE
+    if not path.is_file():
+        raise ValueError(f"{path} is missing: run `make lock` (docs/images.md)")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _labels_by_ref(existing: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
@@ -90,6 +107,7 @@ def build_plan(
                 "current_key": current,
                 "build": current != key,
                 "hub_version": hub_version(image_dir),
+                "lock_sha256": lock_sha256(image_dir),
                 "smoke_script": str(image_dir / SMOKE_FILE) if (image_dir / SMOKE_FILE).is_file() else "",
             }
         )

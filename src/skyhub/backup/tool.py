@@ -3,17 +3,26 @@
 
     skyhub-backup run                      back up now (homes + a consistent copy of the hub DB), then
                                            apply the retention policy; exits non-zero on failure
-    skyhub-backup list [--json]            the snapshots in the repository
+    skyhub-backup list [--user U] [--json] the snapshots in the repository (with --user: the snapshots
+                                           holding that user's home, with its size and file count)
     skyhub-backup status [--json]          last success time, size, last error (also in skyhub-quota report)
     skyhub-backup restore USER [--snapshot ID] [--to DIR]
                                            restore one user's home; nobody else's files are touched
+    skyhub-backup restore USER --path REL [--snapshot ID] [--to DIR]
+                                           restore one file or directory of a home; the rest of the home
+                                           is untouched; what was there is kept as REL.before-restore-<time>
     skyhub-backup restore-hub-db [--snapshot ID] [--to FILE]
                                            put the hub database back (stop jupyterhub first)
 
 Each home is its own path in a snapshot (`<home_root>/<user>`), next to the hub database copy made with
 SQLite's online backup API (never a file copy of a live database). Snapshots carry a fixed host name so a
 replacement instance finds them. Settings: /etc/skyhub/backup.json (written by the backups role); the
-restic password sits in a root-only file. Standard library only: runs with the system python3.
+restic password sits in a root-only file. Users are named by their login name; their home is DockerSpawner's
+escaped form of it (safehome.home_dir_name). Root never writes a path inside a home (DESIGN.md decision 8):
+restic restores into a root-only staging directory and a child running as the container user copies the
+restored entry into the home through descriptors (safehome.restore_into_home). Files larger than
+max_file_size and large sparse files are left out of backups (reading them is the cost, not storing them).
+Standard library only: runs with the system python3 (and /usr/local/lib/skyhub/skyhub_safehome.py).
 """
 
 from __future__ import annotations
@@ -21,13 +30,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import importlib.util
 import json
 import os
 import shutil
 import socket
 import sqlite3
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -35,6 +47,34 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+# The roles install src/skyhub/safehome.py here as skyhub_safehome.py (root-owned), as the tljh role does
+# for the hub; from a checkout or the skyhub package it is imported as skyhub.safehome.
+SAFEHOME_DIR = "/usr/local/lib/skyhub"
+
+
+def _load_safehome() -> Any:
+    try:
+        from skyhub import safehome  # the package (tests, the controller)
+
+        return safehome
+    except ImportError:
+        pass
+    here = Path(__file__).resolve().parent
+    candidates = [Path(SAFEHOME_DIR) / "skyhub_safehome.py"]  # installed by the roles (tljh too)
+    if here.parent.name == "skyhub":  # running from a checkout: src/skyhub/<tool>/tool.py
+        candidates.append(here.parent / "safehome.py")
+    for path in candidates:
+        if path.is_file():
+            spec = importlib.util.spec_from_file_location("safehome", path)
+            module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+            return module
+    sys.exit(
+        f"skyhub-backup: error: {SAFEHOME_DIR}/skyhub_safehome.py is missing (the backups role installs it)"
+    )
+
+
+safehome = _load_safehome()
 UTC = timezone.utc  # noqa: UP017  # Ubuntu 22.04's Python 3.10 has no datetime.UTC
 DEFAULT_CONFIG = "/etc/skyhub/backup.json"
 TAG = "skyhub"
@@ -55,7 +95,16 @@ DEFAULTS: dict[str, Any] = {
     "restic": "restic",
     "quota_tool": "skyhub-quota",
     "connect_timeout": 10,
+    # files larger than this are not backed up (restic --exclude-larger-than); "" = no limit
+    "max_file_size": "",
+    # the uid/gid every user container runs as: a one-path restore writes into the home as this user
+    "container_uid": 1000,
+    "container_gid": 100,
 }
+# A file this large whose allocated blocks are less than half its size is sparse: left out of backups, since
+# restic would read (and hash) every byte of its size, and a user can make petabytes of it for free.
+SPARSE_MIN_SIZE = 64 << 20
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
 class BackupError(Exception):
@@ -80,7 +129,27 @@ def load_config(path: str) -> dict[str, Any]:
         raise BackupError(f"cannot read the settings {path}: {exc}", 2) from exc
     if not cfg["repository"]:
         raise BackupError(f"{path}: no repository set (backups_s3_bucket in the inventory)", 2)
+    try:
+        cfg["max_file_bytes"] = parse_size(cfg["max_file_size"])
+    except ValueError as exc:
+        raise BackupError(
+            f"{path}: max_file_size: {exc} (backups_max_file_size in the inventory)", 2
+        ) from exc
     return cfg
+
+
+def parse_size(text: str | int | None) -> int | None:
+    """'20G' -> bytes (binary units K, M, G, T); '' or 0 -> None (no limit)."""
+    if text in (None, "", 0, "0"):
+        return None
+    value = str(text).strip().upper().removesuffix("IB").removesuffix("B")
+    unit = value[-1:] if value[-1:] in _SIZE_UNITS else ""
+    number = value[: len(value) - len(unit)].strip()
+    if not number.isdigit() or int(number) <= 0:
+        raise ValueError(
+            f"bad size {text!r}: use a whole number with an optional unit K, M, G or T (e.g. 20G)"
+        )
+    return int(number) * _SIZE_UNITS[unit]
 
 
 # ------------------------------------------------------------------------------------------- restic
@@ -272,8 +341,13 @@ def run_backup(cfg: dict[str, Any], log: Any = print) -> dict[str, Any]:
                 raise BackupError(
                     f"nothing to back up: no homes under {cfg['home_root']} and no hub database"
                 )
+            left_out = scan_homes(cfg, users)
+            for home_dir, rels in left_out.items():
+                shown = ", ".join(rels[:5]) + (f" and {len(rels) - 5} more" if len(rels) > 5 else "")
+                log(f"warning: {home_dir}: left out (larger than max_file_size, or sparse): {shown}")
+            excludes = [str(Path(cfg["home_root"]) / h / rel) for h, rels in left_out.items() for rel in rels]
             log(f"backing up {len(users)} home(s){' and the hub database' if db_copy.exists() else ''}")
-            summary = _backup(restic, cfg, paths)
+            summary = _backup(restic, cfg, paths, excludes)
             snap_id = str(summary.get("snapshot_id", "?"))[:8]
             log(f"snapshot {snap_id}: {summary.get('total_files_processed')} files")
             _forget(restic, cfg)
@@ -292,14 +366,70 @@ def run_backup(cfg: dict[str, Any], log: Any = print) -> dict[str, Any]:
         repository_size=size,
         users=users,
         repository=cfg["repository"],
+        left_out={h: rels[:100] for h, rels in left_out.items()},
     )
     write_state(cfg, state)
     return state
 
 
-def _backup(restic: Restic, cfg: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+def restic_pattern(path: str) -> str:
+    """An exclude/include pattern matching exactly this absolute path: glob characters escaped; characters an
+    exclude file cannot carry ($ is expanded, whitespace trimmed, newlines split lines) matched by '?'."""
+    out = []
+    for char in path:
+        if char in "*?[]\\":
+            out.append("\\" + char)
+        elif char == "$" or char.isspace() or not char.isprintable():
+            out.append("?")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def scan_homes(cfg: dict[str, Any], homes: list[str]) -> dict[str, list[str]]:
+    """{home dir: [relative paths left out]}: files over max_file_size and large sparse files.
+
+    Walked through descriptors (safehome.walk: lstat only, no link followed, one filesystem, bounded depth).
+    A file that becomes huge after this scan is still bounded by restic's --exclude-larger-than."""
+    limit = cfg.get("max_file_bytes")
+    left_out: dict[str, list[str]] = {}
+    for home_dir in homes:
+        try:
+            fd = safehome.open_existing(cfg["home_root"], home_dir)
+        except (OSError, safehome.HomeError):
+            continue
+        try:
+            for _, where, name, st in safehome.walk(fd):
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+                too_big = limit is not None and st.st_size > limit
+                sparse = st.st_size >= SPARSE_MIN_SIZE and st.st_blocks * 512 < st.st_size // 2
+                if too_big or sparse:
+                    left_out.setdefault(home_dir, []).append(f"{where}/{name}" if where else name)
+        finally:
+            os.close(fd)
+    return left_out
+
+
+def _backup(restic: Restic, cfg: dict[str, Any], paths: list[str], excludes: list[str]) -> dict[str, Any]:
+    extra: list[str] = []
+    if cfg.get("max_file_bytes"):
+        extra += ["--exclude-larger-than", str(cfg["max_file_bytes"])]
+    if excludes:
+        exclude_file = Path(cfg["work_dir"]) / "exclude.txt"
+        exclude_file.write_text("".join(restic_pattern(p) + "\n" for p in excludes))
+        extra += ["--exclude-file", str(exclude_file)]
     res = restic.run(
-        "backup", "--json", "--tag", TAG, "--host", cfg["host"], "--one-file-system", *paths, check=False
+        "backup",
+        "--json",
+        "--tag",
+        TAG,
+        "--host",
+        cfg["host"],
+        "--one-file-system",
+        *extra,
+        *paths,
+        check=False,
     )
     summary: dict[str, Any] = {}
     for line in res.stdout.splitlines():
@@ -363,28 +493,54 @@ def _snapshot(restic: Restic, cfg: dict[str, Any], wanted: str | None, path: str
     return max(with_path, key=lambda s: s["time"])
 
 
+def home_dir_of(login: str) -> str:
+    """The home directory name of a login name (DockerSpawner's escaping), or a clear error."""
+    try:
+        return safehome.check_login(login)
+    except safehome.HomeError as exc:
+        raise BackupError(f"bad user name: {exc}", 2) from exc
+
+
+def _outside_homes(cfg: dict[str, Any], to: str) -> Path:
+    """--to must not be inside the home root: root writes there by path."""
+    dest = Path(to).resolve()
+    homes = Path(cfg["home_root"]).resolve()
+    if dest == homes or homes in dest.parents:
+        raise BackupError(
+            f"--to {to} is inside the home root {cfg['home_root']}: give a directory outside the homes "
+            "(e.g. /root/restored), or restore into the home with --path",
+            2,
+        )
+    return dest
+
+
+def _staging(cfg: dict[str, Any]) -> Path:
+    """A fresh root-only directory on the home volume (mkdtemp: random name, created exclusively, 0700).
+    The home root is root's (0755) and no home name starts with a dot, so no user can plant or reach it."""
+    return Path(tempfile.mkdtemp(prefix=".skyhub-restore-", dir=cfg["home_root"]))
+
+
 def restore_user(
     cfg: dict[str, Any], user: str, snapshot: str | None, to: str | None, log: Any = print
 ) -> Path:
     """Restore one home. Without --to the home is replaced (the old one is kept aside); nothing else moves."""
     restic = Restic(cfg)
-    home = Path(cfg["home_root"]) / user
+    home_dir = home_dir_of(user)
+    home = Path(cfg["home_root"]) / home_dir
+    dest_root = _outside_homes(cfg, to) if to else None  # bad input fails before restic is asked anything
     snap = _snapshot(restic, cfg, snapshot, str(home))
-    if to:
-        dest_root = Path(to)
-        dest_root.mkdir(parents=True, exist_ok=True)
-        staging = dest_root / f".skyhub-restore-{os.getpid()}"
+    if dest_root:
+        dest_root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".skyhub-restore-", dir=dest_root))
     else:
-        staging = Path(cfg["home_root"]) / f".skyhub-restore-{user}-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(mode=0o700, parents=True)
+        staging = _staging(cfg)
     try:
-        restic.run("restore", snap["id"], "--target", str(staging), "--include", str(home))
+        restic.run("restore", snap["id"], "--target", str(staging), "--include", restic_pattern(str(home)))
         restored = staging / str(home).lstrip("/")
-        if not restored.is_dir():
+        if not restored.is_dir() or restored.is_symlink():
             raise BackupError(f"snapshot {snap['short_id']} has no files for {user}")
-        target = Path(to) / user if to else home
-        aside = _move_aside(cfg, target) if target.exists() else None
+        target = dest_root / home_dir if dest_root else home
+        aside = _move_aside(cfg, target) if os.path.lexists(target) else None
         os.replace(restored, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -394,6 +550,98 @@ def restore_user(
     if not to:
         _reapply_quota(cfg, user, log)
     return target
+
+
+def restore_path(
+    cfg: dict[str, Any], user: str, rel_path: str, snapshot: str | None, to: str | None, log: Any = print
+) -> str:
+    """Restore one file or directory of a home from a snapshot, leaving the rest of the home alone.
+
+    restic restores it into a root-only staging directory; root opens the restored entry there (O_NOFOLLOW
+    at every step) and a child running as the container user, holding only that descriptor and the home's,
+    copies it into the home (safehome.restore_into_home): parents are walked with O_NOFOLLOW, files are
+    created new, an existing entry is renamed to <name>.before-restore-<time>. A link the user planted at the
+    path or on a parent is never followed."""
+    restic = Restic(cfg)
+    home_dir = home_dir_of(user)
+    try:
+        parts = safehome.check_rel_path(rel_path)
+    except safehome.HomeError as exc:
+        raise BackupError(f"--path: {exc}", 2) from exc
+    home = Path(cfg["home_root"]) / home_dir
+    if not to and not home.is_dir():
+        raise BackupError(
+            f"{user} has no home {home}: restore the whole home first (skyhub-backup restore {user})"
+        )
+    dest_root = _outside_homes(cfg, to) if to else None
+    snap = _snapshot(restic, cfg, snapshot, str(home))
+    wanted = "/".join([str(home), *parts])
+    if dest_root:
+        dest_root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        restic.run("restore", snap["id"], "--target", str(dest_root), "--include", restic_pattern(wanted))
+        target = dest_root / wanted.lstrip("/")
+        if not os.path.lexists(target):
+            raise BackupError(f"snapshot {snap['short_id']} has no {rel_path} in {user}'s home")
+        log(f"restored {rel_path} of {user}'s home from snapshot {snap['short_id']} to {target}")
+        return str(target)
+    staging = _staging(cfg)
+    try:
+        restic.run("restore", snap["id"], "--target", str(staging), "--include", restic_pattern(wanted))
+        src_fd = _open_staged(staging, [*str(home).strip("/").split("/"), *parts])
+        if src_fd is None:
+            raise BackupError(
+                f"snapshot {snap['short_id']} ({snap['time'][:19]}) has no file or directory {rel_path} in "
+                f"{user}'s home (see skyhub-backup list --user {user})"
+            )
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        try:
+            answer = safehome.restore_into_home(
+                cfg["home_root"],
+                home_dir,
+                "/".join(parts),
+                src_fd,
+                int(cfg["container_uid"]),
+                int(cfg["container_gid"]),
+                stamp,
+            )
+        except (OSError, safehome.HomeError) as exc:
+            raise BackupError(f"cannot restore {rel_path} into {home}: {exc}") from exc
+        finally:
+            os.close(src_fd)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log(
+        f"restored {rel_path} of {user}'s home from snapshot {snap['short_id']} ({snap['time'][:19]}): "
+        f"{answer['files']} file(s), {answer['dirs']} dir(s), {answer['links']} link(s)"
+    )
+    if answer.get("skipped"):
+        log(f"warning: not restored (special files or too deep): {', '.join(answer['skipped'][:10])}")
+    if answer.get("kept"):
+        log(f"the version that was there is kept as {answer['kept']} in the home")
+    return "/".join(parts)
+
+
+def _open_staged(staging: Path, parts: list[str]) -> int | None:
+    """Descriptor of staging/parts..., every step opened with O_NOFOLLOW (None when missing or a link)."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(staging, flags | os.O_DIRECTORY)
+    try:
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            try:
+                nxt = os.open(part, flags | os.O_NONBLOCK | (0 if last else os.O_DIRECTORY), dir_fd=fd)
+            except OSError:
+                return None
+            os.close(fd)
+            fd = nxt
+        st = os.fstat(fd)
+        if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+            return None
+        result, fd = fd, -1
+        return result
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def _move_aside(cfg: dict[str, Any], target: Path) -> Path:
@@ -481,17 +729,59 @@ def _syslog(message: str) -> None:
 
 
 def _cmd_list(cfg: dict[str, Any], args: argparse.Namespace) -> int:
+    if args.user:
+        home_dir_of(args.user)  # a bad name fails before restic is asked anything
     snaps = sorted(Restic(cfg).snapshots(), key=lambda s: s["time"])
+    if args.user:
+        return _list_user(cfg, snaps, args.user, args.json)
+    home_root = cfg["home_root"].rstrip("/") + "/"
     if args.json:
+        for snap in snaps:  # the login names of the homes each snapshot holds (the paths name home dirs)
+            homes = [p[len(home_root) :] for p in snap.get("paths", []) if p.startswith(home_root)]
+            snap["users"] = [safehome.login_of_home_dir(h) or h for h in homes]
         print(json.dumps(snaps, indent=2))
         return 0
-    home_root = cfg["home_root"].rstrip("/") + "/"
     print(f"{'ID':<10}{'TIME':<21}{'HOST':<12}CONTENTS")
     for s in snaps:
-        users = [p[len(home_root) :] for p in s.get("paths", []) if p.startswith(home_root)]
+        homes = [p[len(home_root) :] for p in s.get("paths", []) if p.startswith(home_root)]
+        users = [safehome.login_of_home_dir(h) or h for h in homes]
         extra = " + hub database" if str(hub_db_copy_path(cfg)) in s.get("paths", []) else ""
         print(f"{s['short_id']:<10}{s['time'][:19]:<21}{s.get('hostname', ''):<12}{', '.join(users)}{extra}")
     print(f"{len(snaps)} snapshot(s)")
+    return 0
+
+
+def user_snapshots(cfg: dict[str, Any], snaps: list[dict[str, Any]], user: str) -> list[dict[str, Any]]:
+    """The snapshots holding a user's home, oldest first, each with the home's size and file count."""
+    restic = Restic(cfg)
+    home = str(Path(cfg["home_root"]) / home_dir_of(user))
+    rows = []
+    for snap in snaps:
+        if home not in snap.get("paths", []) or snap.get("hostname") != cfg["host"]:
+            continue
+        out = restic.run("ls", "--json", "--recursive", snap["id"], home, timeout=600).stdout
+        files, size = 0, 0
+        for line in out.splitlines():
+            with contextlib.suppress(ValueError):
+                node = json.loads(line)
+                if node.get("struct_type") == "node" and node.get("type") == "file":
+                    files += 1
+                    size += int(node.get("size") or 0)
+        rows.append({"id": snap["id"], "short_id": snap["short_id"], "time": snap["time"], "files": files,
+                     "size": size})  # fmt: skip
+    return rows
+
+
+def _list_user(cfg: dict[str, Any], snaps: list[dict[str, Any]], user: str, as_json: bool) -> int:
+    rows = user_snapshots(cfg, snaps, user)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'ID':<10}{'TIME (UTC)':<21}{'FILES':>8}  SIZE")
+    for row in rows:
+        when = datetime.fromisoformat(row["time"][:19]).isoformat(sep=" ")
+        print(f"{row['short_id']:<10}{when:<21}{row['files']:>8}  {_fmt_size(row['size'])}")
+    print(f"{len(rows)} snapshot(s) hold {user}'s home ({home_dir_of(user)})")
     return 0
 
 
@@ -514,7 +804,14 @@ def _cmd_status(cfg: dict[str, Any], args: argparse.Namespace) -> int:
 
 
 def _cmd_restore(cfg: dict[str, Any], args: argparse.Namespace) -> int:
-    restore_user(cfg, args.user, args.snapshot, args.to, log=lambda m: print(f"skyhub-backup: {m}"))
+    user = args.user_opt or args.user
+    if not user or (args.user_opt and args.user and args.user_opt != args.user):
+        raise BackupError("name the user once: skyhub-backup restore USER (or --user USER)", 2)
+    log = lambda m: print(f"skyhub-backup: {m}")  # noqa: E731
+    if args.path:
+        restore_path(cfg, user, args.path, args.snapshot, args.to, log=log)
+    else:
+        restore_user(cfg, user, args.snapshot, args.to, log=log)
     return 0
 
 
@@ -529,15 +826,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("run", help="back up now and apply the retention policy").set_defaults(func=_cmd_run)
     p = sub.add_parser("list", help="snapshots in the repository")
+    p.add_argument("--user", help="only the snapshots holding this user's home (login name), with sizes")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_list)
     p = sub.add_parser("status", help="last success, size, last error (exit 1 unless the last run was ok)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_status)
-    p = sub.add_parser("restore", help="restore one user's home")
-    p.add_argument("user")
+    p = sub.add_parser("restore", help="restore one user's home, or one file or directory of it (--path)")
+    p.add_argument("user", nargs="?", help="the user's login name")
+    p.add_argument("--user", dest="user_opt", metavar="USER", help="the same, as an option")
+    p.add_argument(
+        "--path", help="only this file or directory, relative to the home (e.g. notebooks/a.ipynb)"
+    )
     p.add_argument("--snapshot", help="snapshot id (default: the latest one holding this home)")
-    p.add_argument("--to", help="restore into DIR/USER instead of replacing the home")
+    p.add_argument("--to", help="restore into DIR (outside the homes) instead of into the home")
     p.set_defaults(func=_cmd_restore)
     p = sub.add_parser("restore-hub-db", help="restore the hub database (stop jupyterhub first)")
     p.add_argument("--snapshot", help="snapshot id (default: the latest)")

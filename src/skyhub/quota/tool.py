@@ -6,33 +6,67 @@
     skyhub-quota report [--json]    used / quota / percent, memory and CPU limits, warning flag, last backup
     skyhub-quota check              say whether quotas can be enforced here, and if not why and how to fix
 
-Each home `<home_root>/<user>` is an XFS project. Project ids are allocated once per user from a mapping
-kept in /etc/projid (`skyhub-<user>:<id>`) and /etc/projects (`<id>:<path>`): the next id above every id
-ever used, never reused. Where the kernel or filesystem cannot enforce project quotas, every command says
-so (what, why, how to fix) and usage is still measured by walking the tree; nothing pretends.
-Standard library only: it runs with the system python3 on the instance (the quotas role installs it).
+Each home `<home_root>/<home dir>` is an XFS project; the home dir is DockerSpawner's escaped form of the
+login name (safehome.home_dir_name), sizes are given per login name, and the report shows login names.
+Project ids are allocated once per home from a mapping kept in /etc/projid (`skyhub-<home dir>:<id>`) and
+/etc/projects (`<id>:<path>`): the next id above every id ever used, never reused. Where the kernel or
+filesystem cannot enforce project quotas, every command says so (what, why, how to fix) and usage is still
+measured by walking the tree; nothing pretends.
+Standard library only: it runs with the system python3 on the instance (the quotas role installs it, and
+skyhub_safehome.py in /usr/local/lib/skyhub: root never writes a path inside a home, DESIGN.md decision 8).
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
+import importlib.util
 import json
 import os
 import re
 import shutil
 import sqlite3
+import stat
+import struct
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The roles install src/skyhub/safehome.py here as skyhub_safehome.py (root-owned), as the tljh role does
+# for the hub; from a checkout or the skyhub package it is imported as skyhub.safehome.
+SAFEHOME_DIR = "/usr/local/lib/skyhub"
+
+
+def _load_safehome() -> Any:
+    try:
+        from skyhub import safehome  # the package (tests, the controller)
+
+        return safehome
+    except ImportError:
+        pass
+    here = Path(__file__).resolve().parent
+    candidates = [Path(SAFEHOME_DIR) / "skyhub_safehome.py"]  # installed by the roles (tljh too)
+    if here.parent.name == "skyhub":  # running from a checkout: src/skyhub/<tool>/tool.py
+        candidates.append(here.parent / "safehome.py")
+    for path in candidates:
+        if path.is_file():
+            spec = importlib.util.spec_from_file_location("safehome", path)
+            module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+            return module
+    sys.exit(
+        f"skyhub-quota: error: {SAFEHOME_DIR}/skyhub_safehome.py is missing (the quotas role installs it)"
+    )
+
+
+safehome = _load_safehome()
 DEFAULT_CONFIG = "/etc/skyhub/quotas.json"
 PROJECT_PREFIX = "skyhub-"
 NOTICE_NAME = "QUOTA-WARNING.txt"
 EXIT_USAGE = 2
 EXIT_NOT_ENFORCED = 3
-USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4, "P": 1024**5}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:I?B)?\s*$", re.IGNORECASE)
 
@@ -51,6 +85,9 @@ DEFAULTS: dict[str, Any] = {
     "projects_file": "/etc/projects",
     "first_project_id": 10000,
     "notice_name": NOTICE_NAME,
+    # the uid/gid every user container runs as: notices are written as this user, never as root
+    "container_uid": 1000,
+    "container_gid": 100,
 }
 
 
@@ -140,14 +177,12 @@ def _write_atomic(path: str | Path, text: str, mode: int = 0o644) -> None:
 
 
 def home_users(home_root: str) -> list[str]:
-    """Directories directly under the home root that look like user homes (dot-dirs are ours)."""
+    """Home directory names under the home root (dot-dirs are ours: no escaped name starts with a dot)."""
     root = Path(home_root)
     if not root.is_dir():
         return []
     return sorted(
-        e.name
-        for e in os.scandir(root)
-        if e.is_dir(follow_symlinks=False) and not e.name.startswith(".") and USERNAME_RE.match(e.name)
+        e.name for e in os.scandir(root) if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")
     )
 
 
@@ -369,17 +404,79 @@ def _xfs_quota(mountpoint: str, command: str) -> str:
     return res.stdout
 
 
-def _current_project(path: Path) -> int | None:
-    res = subprocess.run(
-        ["xfs_io", "-r", "-c", "lsproj", str(path)], capture_output=True, text=True, check=False
-    )
-    match = re.search(r"projid\s*=\s*(\d+)", res.stdout)
-    return int(match.group(1)) if match else None
+# struct fsxattr (linux/fs.h): xflags, extsize, nextents, projid, cowextsize, 8 bytes of padding
+_FSXATTR = struct.Struct("=5I8x")
+FS_IOC_FSGETXATTR = 0x801C581F  # _IOR('X', 31, struct fsxattr)
+FS_IOC_FSSETXATTR = 0x401C5820  # _IOW('X', 32, struct fsxattr)
+FS_XFLAG_PROJINHERIT = 0x200
 
 
-def xfs_set(enf: Enforcement, home: Path, project_id: int, size: int) -> None:
-    if _current_project(home) != project_id:
-        _xfs_quota(enf.mountpoint, f"project -s -p {home} {project_id}")
+def get_project(fd: int) -> tuple[int, bool]:
+    """(project id, inherit flag) of an open file or directory."""
+    xflags, _, _, projid, _ = _FSXATTR.unpack(fcntl.ioctl(fd, FS_IOC_FSGETXATTR, bytes(_FSXATTR.size)))
+    return projid, bool(xflags & FS_XFLAG_PROJINHERIT)
+
+
+def _set_project_fd(fd: int, project_id: int, inherit: bool) -> bool:
+    fields = list(_FSXATTR.unpack(fcntl.ioctl(fd, FS_IOC_FSGETXATTR, bytes(_FSXATTR.size))))
+    if fields[3] == project_id and (not inherit or fields[0] & FS_XFLAG_PROJINHERIT):
+        return False
+    fields[3] = project_id
+    if inherit:
+        fields[0] |= FS_XFLAG_PROJINHERIT
+    fcntl.ioctl(fd, FS_IOC_FSSETXATTR, _FSXATTR.pack(*fields))
+    return True
+
+
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+def set_project_tree(home_fd: int, project_id: int) -> dict[str, int]:
+    """Put a home and everything in it into a project, through descriptors only.
+
+    Replaces `xfs_quota -x -c 'project -s'`, whose walk (nftw with FTW_PHYS) re-opens every entry by its full
+    path with plain open(2): a user who swaps a directory for a symlink between the walk's lstat and that open
+    makes root change files outside the home, and a file swapped for a FIFO blocks the open (and every later
+    quota apply) forever. Here every entry is opened relative to its parent's descriptor with O_NOFOLLOW and
+    O_NONBLOCK and changed only when it is the entry examined; symlinks and special files are left alone
+    (links take no data blocks), and directories get the inherit flag so new files join the project.
+    """
+    counts = {"changed": 0, "failed": 0}
+    if _set_project_fd(home_fd, project_id, inherit=True):
+        counts["changed"] += 1
+    for parent, _, name, st in safehome.walk(home_fd):
+        is_dir = stat.S_ISDIR(st.st_mode)
+        if not (is_dir or stat.S_ISREG(st.st_mode)):
+            continue
+        try:
+            fd = os.open(name, _OPEN_FLAGS | (os.O_DIRECTORY if is_dir else 0), dir_fd=parent)
+        except OSError:
+            counts["failed"] += 1
+            continue
+        try:
+            now = os.fstat(fd)
+            if (now.st_dev, now.st_ino, stat.S_IFMT(now.st_mode)) != (
+                st.st_dev,
+                st.st_ino,
+                stat.S_IFMT(st.st_mode),
+            ):
+                counts["failed"] += 1  # swapped meanwhile
+            elif _set_project_fd(fd, project_id, inherit=is_dir):
+                counts["changed"] += 1
+        except OSError:
+            counts["failed"] += 1
+        finally:
+            os.close(fd)
+    return counts
+
+
+def xfs_set(enf: Enforcement, home_root: str, name: str, project_id: int, size: int) -> None:
+    fd = safehome.open_existing(home_root, name)
+    try:
+        if get_project(fd) != (project_id, True):
+            set_project_tree(fd, project_id)
+    finally:
+        os.close(fd)
     kib = max(1, size // 1024)
     _xfs_quota(enf.mountpoint, f"limit -p bsoft={kib}k bhard={kib}k {project_id}")
 
@@ -395,33 +492,24 @@ def xfs_usage(enf: Enforcement) -> dict[int, tuple[int, int]]:
     return usage
 
 
-def tree_usage(path: Path) -> int:
-    """Disk usage like `du -s` (allocated blocks, hard links counted once, one filesystem)."""
-    total, seen = 0, set()
+def tree_usage(home_root: str, name: str) -> int:
+    """Disk usage of a home like `du -sx` (allocated blocks: a sparse file counts what it occupies; hard links
+    once; links never followed; walked through descriptors, see safehome.walk). 0 when there is no home."""
     try:
-        root_dev = path.lstat().st_dev
-    except OSError:
+        fd = safehome.open_existing(home_root, name)
+    except (OSError, safehome.HomeError):
         return 0
-    stack = [str(path)]
-    while stack:
-        current = stack.pop()
-        try:
-            st = os.lstat(current)
-        except OSError:
-            continue
-        if st.st_dev != root_dev:
-            continue
-        if st.st_nlink > 1 and not os.path.isdir(current):
-            if (st.st_dev, st.st_ino) in seen:
-                continue
-            seen.add((st.st_dev, st.st_ino))
-        total += st.st_blocks * 512
-        if os.path.isdir(current) and not os.path.islink(current):
-            try:
-                stack.extend(e.path for e in os.scandir(current))
-            except OSError:
-                continue
-    return total
+    try:
+        used, complete = safehome.tree_usage(fd)
+    finally:
+        os.close(fd)
+    if not complete:
+        print(
+            f"skyhub-quota: warning: {home_root}/{name} is deeper than {safehome.MAX_WALK_DEPTH} levels; "
+            "its usage is counted down to that depth",
+            file=sys.stderr,
+        )
+    return used
 
 
 # ------------------------------------------------------------------------------------------ the work
@@ -429,7 +517,7 @@ def tree_usage(path: Path) -> int:
 
 @dataclass
 class UserRow:
-    user: str
+    user: str  # the login name (from the hub database; decoded from the home name when the hub has none)
     used: int
     quota: int
     source: str
@@ -440,6 +528,8 @@ class UserRow:
     cpu_limit: Any
     last_backup: str | None
     home: str
+    home_dir: str = ""  # the home directory's name (DockerSpawner's escaped login name)
+    known_to_hub: bool = True
 
 
 @dataclass
@@ -448,6 +538,7 @@ class Report:
     warn_percent: float
     users: list[UserRow] = field(default_factory=list)
     backup: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -456,10 +547,14 @@ class Report:
             "warn_percent": self.warn_percent,
             "backup": self.backup,
             "users": [asdict(u) for u in self.users],
+            "problems": self.problems,
         }
 
 
 class Quotas:
+    """Quotas per home directory. Users are named by their login name; each maps to one home directory
+    (safehome.home_dir_name, DockerSpawner's escaping) and the project ids are kept per home directory."""
+
     def __init__(self, cfg: dict[str, Any], mountinfo: str = "/proc/self/mountinfo") -> None:
         self.cfg = cfg
         self.state: dict[str, Any] = _read_json(cfg["state_file"], {}) or {}
@@ -467,70 +562,108 @@ class Quotas:
         self.projects = ProjectMap(cfg, self.state)
         self.enf = detect_enforcement(cfg["home_root"], mountinfo)
         self.hub_users, self.groups = hub_memberships(cfg["hub_db"])
+        self.uid, self.gid = int(cfg["container_uid"]), int(cfg["container_gid"])
+        self.problems: list[str] = []
+        self.login_of: dict[str, str] = {}
+        for login in sorted(self.hub_users):
+            try:
+                name = safehome.check_login(login)
+            except safehome.HomeError as exc:
+                self.problems.append(f"hub user {login!r} has no usable home: {exc}")
+                continue
+            if name in self.login_of:  # impossible with DockerSpawner's escaping, but never share a home
+                self.problems.append(
+                    f"hub users {self.login_of[name]!r} and {login!r} would share the home {name}"
+                )
+                continue
+            self.login_of[name] = login
 
     def save_state(self) -> None:
         _write_atomic(self.cfg["state_file"], json.dumps(self.state, indent=2, sort_keys=True) + "\n")
 
-    def home(self, user: str) -> Path:
-        return Path(self.cfg["home_root"]) / user
+    def home(self, home_dir: str) -> Path:
+        return Path(self.cfg["home_root"]) / home_dir
 
-    def size_of(self, user: str) -> tuple[int, str]:
-        return effective_size(self.cfg, self.state["overrides"], user, self.groups.get(user, []))
+    def login(self, home_dir: str) -> str:
+        """The login name of a home directory: the hub's user, else the name the escaping decodes to."""
+        return self.login_of.get(home_dir) or safehome.login_of_home_dir(home_dir) or home_dir
 
-    def set_user(self, user: str, size_text: str) -> tuple[int, bool]:
+    def size_of(self, login: str) -> tuple[int, str]:
+        return effective_size(self.cfg, self.state["overrides"], login, self.groups.get(login, []))
+
+    def set_user(self, login: str, size_text: str) -> tuple[int, bool]:
         size = parse_size(size_text)
-        if not USERNAME_RE.match(user):
-            raise QuotaError(f"bad user name {user!r}", EXIT_USAGE)
-        if not self.home(user).is_dir() and user not in self.hub_users:
+        try:
+            home_dir = safehome.check_login(login)
+        except safehome.HomeError as exc:
+            raise QuotaError(f"bad user name: {exc}", EXIT_USAGE) from exc
+        if not self.home(home_dir).is_dir() and login not in self.hub_users:
             raise QuotaError(
-                f"unknown user {user!r}: no home {self.home(user)} and not in the hub database "
+                f"unknown user {login!r}: no home {self.home(home_dir)} and not in the hub database "
                 f"{self.cfg['hub_db']}",
                 EXIT_USAGE,
             )
-        self.state["overrides"][user] = size_text.strip()
-        self.projects.ensure(user)
+        self.state["overrides"][login] = size_text.strip()
+        self.projects.ensure(home_dir)
         self.save_state()
-        enforced = self.apply_user(user)
-        if self.home(user).is_dir():  # the warning notice follows the new size at once, not at the next apply
-            self.update_notices(self.build_report([user]))
+        enforced = self.apply_user(home_dir)
+        if self.home(home_dir).is_dir():  # the warning notice follows the new size at once
+            self.update_notices(self.build_report([home_dir]))
         return size, enforced
 
-    def apply_user(self, user: str) -> bool:
-        """Give a user's home its project and limit. True when the limit is enforced."""
-        home = self.home(user)
-        if not home.is_dir():
+    def apply_user(self, home_dir: str) -> bool:
+        """Give a home its project and limit. True when the limit is enforced."""
+        if not self.home(home_dir).is_dir():
             return False
-        project_id = self.projects.ensure(user)
+        project_id = self.projects.ensure(home_dir)
         if not self.enf.available:
             return False
-        size, _ = self.size_of(user)
-        xfs_set(self.enf, home, project_id, size)
+        size, _ = self.size_of(self.login(home_dir))
+        try:
+            xfs_set(self.enf, self.cfg["home_root"], home_dir, project_id, size)
+        except (OSError, safehome.HomeError) as exc:
+            print(f"skyhub-quota: warning: {home_dir}: {exc}", file=sys.stderr)
+            return False
         return True
 
+    def home_dir_of(self, login: str) -> str:
+        try:
+            return safehome.check_login(login)
+        except safehome.HomeError as exc:
+            raise QuotaError(f"bad user name: {exc}", EXIT_USAGE) from exc
+
     def apply(self, only: str | None = None) -> list[str]:
-        users = [only] if only else home_users(self.cfg["home_root"])
-        done = [u for u in users if self.apply_user(u)]
+        homes = [self.home_dir_of(only)] if only else home_users(self.cfg["home_root"])
+        done = [h for h in homes if self.apply_user(h)]
         self.save_state()
-        self.update_notices(self.build_report(users))
+        self.update_notices(self.build_report(homes))
         return done
 
-    def build_report(self, users: list[str] | None = None) -> Report:
-        users = users if users is not None else home_users(self.cfg["home_root"])
-        limits = hub_limits(self.cfg["limits_command"], {u: self.groups.get(u, []) for u in users})
+    def build_report(self, homes: list[str] | None = None) -> Report:
+        homes = homes if homes is not None else home_users(self.cfg["home_root"])
+        logins = [self.login(h) for h in homes]
+        limits = hub_limits(self.cfg["limits_command"], {u: self.groups.get(u, []) for u in logins})
         backup = _read_json(self.cfg["backup_state_file"], {}) or {}
         warn = float(self.cfg["warn_percent"])
         xfs = xfs_usage(self.enf) if self.enf.available else {}
-        report = Report(self.enf, warn, backup=backup)
-        for user in users:
-            size, source = self.size_of(user)
-            pid = self.projects.id_for(user)
-            used = xfs[pid][0] if pid is not None and pid in xfs else tree_usage(self.home(user))
+        report = Report(self.enf, warn, backup=backup, problems=list(self.problems))
+        for home_dir in homes:
+            login = self.login(home_dir)
+            size, source = self.size_of(login)
+            pid = self.projects.id_for(home_dir)
+            if pid is not None and pid in xfs:
+                used = xfs[pid][0]
+            else:
+                used = tree_usage(self.cfg["home_root"], home_dir)
             percent = round(100.0 * used / size, 1)
-            lim = limits.get(user) or {"mem_limit": None, "cpu_limit": None}
-            in_backup = user in (backup.get("users") or [])
+            lim = limits.get(login) or {"mem_limit": None, "cpu_limit": None}
+            in_backup = home_dir in (backup.get("users") or [])
+            known = home_dir in self.login_of
+            if not known and self.hub_users:
+                report.problems.append(f"home {home_dir} belongs to no hub user (shown as {login!r})")
             report.users.append(
                 UserRow(
-                    user=user,
+                    user=login,
                     used=used,
                     quota=size,
                     source=source,
@@ -540,23 +673,47 @@ class Quotas:
                     mem_limit=lim["mem_limit"],
                     cpu_limit=lim["cpu_limit"],
                     last_backup=backup.get("last_success") if in_backup else None,
-                    home=str(self.home(user)),
+                    home=str(self.home(home_dir)),
+                    home_dir=home_dir,
+                    known_to_hub=known,
                 )
             )
         return report
 
     def update_notices(self, report: Report) -> None:
-        """Put a notice in the homes of users over the warning threshold; remove it when back under."""
+        """Put a notice in the homes of users over the warning threshold; remove it when back under.
+
+        Written (or removed) by a child process running as the container user with only the home's
+        descriptor (safehome.put_notice): a link the user planted at the notice's name is replaced, never
+        written through, and nothing is chowned by root."""
         for row in report.users:
-            notice = Path(row.home) / self.cfg["notice_name"]
-            if row.warn:
-                _write_notice(notice, row, report)
-            elif notice.exists():
-                notice.unlink()
+            text = _notice_text(row, report) if row.warn else None
+            if text is None and not self._has_notice(row.home_dir):
+                continue  # nothing to remove: no child process for every home on every apply
+            try:
+                safehome.put_notice(
+                    self.cfg["home_root"], row.home_dir, self.cfg["notice_name"], text, self.uid, self.gid
+                )
+            except (OSError, safehome.HomeError) as exc:
+                print(f"skyhub-quota: warning: notice in {row.home}: {exc}", file=sys.stderr)
+
+    def _has_notice(self, home_dir: str) -> bool:
+        """Whether anything (file, link, ...) has the notice's name in the home: an lstat, nothing opened."""
+        try:
+            fd = safehome.open_existing(self.cfg["home_root"], home_dir)
+        except (OSError, safehome.HomeError):
+            return False
+        try:
+            os.stat(self.cfg["notice_name"], dir_fd=fd, follow_symlinks=False)
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
 
 
-def _write_notice(notice: Path, row: UserRow, report: Report) -> None:
-    text = (
+def _notice_text(row: UserRow, report: Report) -> str:
+    return (
         f"Your home directory is {row.percent:.0f}% full: {format_size(row.used)} of "
         f"{format_size(row.quota)}.\n"
         "When it is full, saving notebooks and files fails with 'No space left on device'.\n"
@@ -564,14 +721,6 @@ def _write_notice(notice: Path, row: UserRow, report: Report) -> None:
         "This notice disappears once you are back under "
         f"{report.warn_percent:.0f}%.\n"
     )
-    if notice.exists() and notice.read_text() == text:
-        return
-    try:
-        notice.write_text(text)
-        st = notice.parent.stat()
-        os.chown(notice, st.st_uid, st.st_gid)
-    except OSError as exc:
-        print(f"skyhub-quota: warning: cannot write {notice}: {exc}", file=sys.stderr)
 
 
 # -------------------------------------------------------------------------------------------- output
@@ -596,12 +745,13 @@ def format_report(report: Report) -> str:
         )
     else:
         lines.append("Backups: no backup has run on this host")
-    header = ("USER", "USED", "QUOTA", "USE%", "FROM", "MEM", "CPU", "LAST BACKUP", "")
+    header = ("USER", "HOME", "USED", "QUOTA", "USE%", "FROM", "MEM", "CPU", "LAST BACKUP", "")
     rows = [header]
     for u in report.users:
         rows.append(
             (
-                u.user,
+                u.user if u.known_to_hub else f"{u.user} (not in the hub)",
+                u.home_dir,
                 format_size(u.used),
                 format_size(u.quota),
                 f"{u.percent:.1f}%",
@@ -618,6 +768,9 @@ def format_report(report: Report) -> str:
         lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     if not report.users:
         lines.append("(no user homes yet)")
+    if report.problems:
+        lines.append("")
+        lines.extend(f"PROBLEM: {problem}" for problem in report.problems)
     return "\n".join(lines)
 
 
@@ -626,11 +779,12 @@ def format_report(report: Report) -> str:
 
 def _cmd_set(q: Quotas, args: argparse.Namespace) -> int:
     size, enforced = q.set_user(args.user, args.size)
+    home_dir = q.home_dir_of(args.user)
     if enforced:
-        pid = q.projects.id_for(args.user)
+        pid = q.projects.id_for(home_dir)
         print(f"skyhub-quota: {args.user}: quota {format_size(size)} enforced (project {pid})")
         return 0
-    if not q.home(args.user).is_dir():
+    if not q.home(home_dir).is_dir():
         print(f"skyhub-quota: {args.user}: quota {format_size(size)} recorded; applied when the home appears")
         return 0 if q.enf.available else _not_enforced(q)
     print(f"skyhub-quota: {args.user}: quota {format_size(size)} recorded but", file=sys.stderr)
@@ -672,7 +826,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("size")
     p.set_defaults(func=_cmd_set)
     p = sub.add_parser("apply", help="apply the configured sizes to every home (and refresh notices)")
-    p.add_argument("--user", help="only this user")
+    p.add_argument("--user", help="only this user (login name)")
     p.add_argument("--strict", action="store_true", help="exit 3 when quotas cannot be enforced here")
     p.set_defaults(func=_cmd_apply)
     p = sub.add_parser("report", help="usage, quota, limits and backup status per user")

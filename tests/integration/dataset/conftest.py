@@ -82,7 +82,7 @@ def s3fs_mount(s3_endpoint: str, seeded: Path, dm_filters: ModuleType, tmp_path_
     settings = {
         "root": str(root), "uid": 1000, "gid": 1000, "umask": "0022", "parallel_count": 8,
         "multipart_size_mb": 32, "stat_cache_expire": 60, "connect_timeout": 5, "readwrite_timeout": 30,
-        "retries": 2, "cache_root": str(root / "cache"),
+        "retries": 2, "cache_root": str(root / "cache"), "ensure_diskfree_mb": 1024,
     }  # fmt: skip
     mnt = root / "hst"
     mnt.mkdir()

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
+import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
 from skyhub.demo import SYSTEMD_FLAGS
 
 REPO = Path(__file__).resolve().parents[3]
 LABEL = "org.skyhub.area=image-test"
 RUN_FLAGS = ["--label", LABEL, *SYSTEMD_FLAGS]
+# The one list of what an image must not carry, and the program the cleanup and the build check it with.
+SECRETS_LIST = REPO / "roles" / "first_boot" / "vars" / "main.yml"
+SECRETS_PROGRAM = REPO / "roles" / "first_boot" / "files" / "skyhub_image_secrets.py"
+
+
+def image_secrets() -> ModuleType:
+    """roles/first_boot/files/skyhub_image_secrets.py as a module (`load`, `violations`)."""
+    name = "skyhub_image_secrets"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, SECRETS_PROGRAM)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def docker(*args: str, check: bool = True) -> str:

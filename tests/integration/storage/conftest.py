@@ -88,7 +88,7 @@ def storage_backup_env(
     env_file = tmp_path / "etc" / "backup.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in CREDENTIALS.items()))
     env_file.chmod(0o600)
-    bucket = "skyhub-backup-" + request.node.name.lower().replace("_", "-")[:40]
+    bucket = "skyhub-backup-" + request.node.name.lower().replace("_", "-")[:40].rstrip("-")
     cfg = {
         "repository": f"s3:{storage_moto}/{bucket}/skyhub",
         "password_file": str(password),

@@ -27,7 +27,8 @@ MIB = 1024 * 1024
 def vm_output(tmp_path_factory: pytest.TempPathFactory) -> str:
     payload = tmp_path_factory.mktemp("payload")
     shutil.copy(ROOT / "src" / "skyhub" / "quota" / "tool.py", payload / "skyhub-quota")
-    for name in ("run.sh", "writer.py"):
+    shutil.copy(ROOT / "src" / "skyhub" / "safehome.py", payload / "safehome.py")
+    for name in ("run.sh", "writer.py", "bypass.py"):
         shutil.copy(ROOT / "tests" / "vm" / "quota" / name, payload / name)
     settings = {"home_root": "/srv/skyhub/home", "default_size": "10M", "user_sizes": {"bob": "40M"}}
     (payload / "quotas.json").write_text(json.dumps(settings))
@@ -61,3 +62,20 @@ def test_report_shows_both(vm_output: str) -> None:
     assert 30 * MIB <= rows["bob"]["used"] < 31 * MIB and rows["bob"]["warn"] is False
     assert rows["alice"]["project_id"] != rows["bob"]["project_id"]
     assert "enforced: XFS project quotas on /srv/skyhub/home" in text
+
+
+def test_project_walk_stays_in_the_home_in_vm(vm_output: str) -> None:
+    lines = [line.strip() for line in vm_output.splitlines()]
+    # alice planted a link to another tree on the same XFS volume and a FIFO: apply finished (no hang on the
+    # FIFO), put her home in her project with the inherit flag, and left the other tree in project 0
+    assert "OTHER projid = 0" in lines, [x for x in lines if x.startswith("OTHER")]
+    alice_id = next(x for x in lines if x.startswith("skyhub-alice:")).split(":")[1]
+    assert f"ALICE projid = {alice_id}" in lines
+
+
+def test_known_limit_a_file_owner_can_leave_the_project_in_vm(vm_output: str) -> None:
+    """XFS lets a file's owner change its project id (the kernel checks ownership and the user namespace
+    only), so a user who can call FS_IOC_FSSETXATTR escapes their quota: docs/storage.md says what closes it
+    (a seccomp rule for user containers, or a user namespace). This records the limit on a real kernel."""
+    bypass = [line.split() for line in vm_output.splitlines() if line.startswith("BYPASS ")]
+    assert bypass == [["BYPASS", "bob", "OK", str(30 * MIB)]], bypass

@@ -137,6 +137,13 @@ BAD = [  # (role, settings, text the message must contain)
         {"backups_keep_daily": 0, "backups_keep_weekly": 0, "backups_keep_monthly": 0},
         "backups_keep_daily",
     ),
+    ("backups", {"backups_max_file_size": "ten gigs"}, "backups_max_file_size must be a whole number"),
+    (
+        "backups",
+        {"backups_timeout": "forever"},
+        'backups_timeout a systemd time span like "6h" (got "forever")',
+    ),
+    ("quotas", {"tljh_container_uid": 0}, "the container user, which must not be root"),
     ("quotas", {"quotas_default_size": "5 lots"}, "quotas_default_size"),
     ("quotas", {"quotas_warn_percent": 150}, "quotas_warn_percent must be 1..100 (got 150)"),
     ("quotas", {"quotas_format_device": True}, "quotas_format_device needs quotas_device"),
@@ -168,3 +175,28 @@ def test_plain_host_without_storage_settings_converges_with_backups_off(plain_ho
     assert status.returncode == 2 and "no repository set (backups_s3_bucket" in status.stderr
     report = json.loads(_exec(plain_host, "skyhub-quota", "report", "--json").stdout)
     assert report["enforced"] is False and report["enforcement"]["fix"]
+
+
+def test_installed_tools_write_the_notice_as_the_user(plain_host, tmp_path):
+    """The deployed skyhub-quota (system python3 + /usr/local/lib/skyhub/skyhub_safehome.py) against a home
+    whose QUOTA-WARNING.txt is a symlink to /etc/shadow: the notice replaces the link, shadow is unchanged."""
+    rc, out = _play(plain_host, tmp_path, {})
+    assert rc == 0, out[-3000:]
+    lib = _exec(plain_host, "stat", "-c", "%U %a", "/usr/local/lib/skyhub/skyhub_safehome.py").stdout.split()
+    assert lib == ["root", "644"]
+    shadow = "stat -c '%U %G %a %s %Y' /etc/shadow; sha256sum /etc/shadow"
+    before = _exec(plain_host, "sh", "-c", shadow).stdout
+    home = "/srv/skyhub/home/-41nn-2e-4cee"  # the hub's home of the login name "Ann.Lee"
+    setup = (
+        f"mkdir -p {home} && head -c 1000000 /dev/urandom > {home}/big.bin && "
+        f"ln -s /etc/shadow {home}/QUOTA-WARNING.txt && chown -R 1000:100 {home}"
+    )
+    assert _exec(plain_host, "sh", "-c", setup).returncode == 0
+    res = _exec(plain_host, "skyhub-quota", "set", "Ann.Lee", "1M")
+    assert res.returncode == 3, res.stdout + res.stderr  # recorded; not enforced on this overlay host
+    assert _exec(plain_host, "sh", "-c", shadow).stdout == before
+    notice = _exec(plain_host, "stat", "-c", "%F %u", f"{home}/QUOTA-WARNING.txt").stdout.strip()
+    assert notice == "regular file 1000"
+    report = json.loads(_exec(plain_host, "skyhub-quota", "report", "--json").stdout)
+    row = next(r for r in report["users"] if r["home_dir"] == "-41nn-2e-4cee")
+    assert row["user"] == "Ann.Lee" and row["warn"] is True

@@ -179,3 +179,15 @@ def test_first_boot_reads_the_file_the_aws_launch_user_data_writes():
     fb.validate({**dict.fromkeys(fb.LAUNCH_KEYS, "x"), "admins": ["ann"]})
     with pytest.raises(fb.SettingsError, match="unknown settings"):
         fb.validate({"region": "x", "colour": "blue"})
+
+
+def test_token_files_the_image_cleanup_removed_are_made_per_instance(inst, tmp_path):
+    root, argv = inst
+    token = root / "etc" / "skyhub" / "idle-shutdown.token"
+    assert fb.main(argv("--token-file", str(token))) == 0
+    first = token.read_text()
+    assert re.fullmatch(r"[0-9a-f]{64}", first)
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600
+    # present: kept (a reboot of the same instance, or a host converged in place)
+    assert fb.main(argv("--token-file", str(token), "--force")) == 0
+    assert token.read_text() == first

@@ -17,6 +17,7 @@ SETTINGS = {
     "readwrite_timeout": 30,
     "retries": 2,
     "cache_root": "/var/cache/skyhub/datasets",
+    "ensure_diskfree_mb": 1024,
 }
 
 
@@ -80,6 +81,7 @@ def test_s3fs_argv_for_the_local_twin(dm_filters):
         "uid=1000",
         "gid=1000",
         "nonempty",
+        "ensure_diskfree=1024",
     ):
         assert opt in opts
     assert not any(o.startswith("use_cache") for o in opts)
@@ -103,6 +105,8 @@ def test_s3fs_argv_on_aws_with_instance_role_and_cache(dm_filters):
     assert "url=https://s3.us-east-1.amazonaws.com" in opts
     assert "use_path_request_style" not in opts
     assert "use_cache=/var/cache/skyhub/datasets/jwst" in opts
+    # the cache is bounded by free space too, not only by the health check's trim
+    assert "ensure_diskfree=1024" in opts
     assert opts[-1] == "max_stat_cache_size=200000"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 from pathlib import Path
@@ -30,7 +31,20 @@ def image_dir(tmp_path: Path) -> Path:
     d.mkdir()
     (d / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nUSER 1000\n")
     (d / "requirements.txt").write_text("jupyterhub==5.5.4\njupyterlab==4.6.6\n")
+    (d / "requirements.lock").write_text(LOCK)
     return d
+
+
+# A lock as `make lock` writes it (abridged): every package pinned with the hashes of its files.
+LOCK = """\
+jupyterhub==5.5.4 \\
+    --hash=sha256:1111111111111111111111111111111111111111111111111111111111111111
+jupyterlab==4.6.6 \\
+    --hash=sha256:2222222222222222222222222222222222222222222222222222222222222222
+tornado==6.5.2 \\
+    --hash=sha256:3333333333333333333333333333333333333333333333333333333333333333
+    # via jupyterhub
+"""
 
 
 def test_same_inputs_same_key(image_dir: Path, tmp_path: Path) -> None:
@@ -53,8 +67,12 @@ def test_same_inputs_same_key(image_dir: Path, tmp_path: Path) -> None:
         lambda d: (d / "requirements.txt").write_text("jupyterhub==5.5.4\njupyterlab==4.6.5\n"),
         lambda d: (d / "start.sh").write_text("#!/bin/sh\n"),
         lambda d: (d / "requirements.txt").rename(d / "reqs.txt"),
+        # one transitive pin of the lock (not in requirements.txt) moves: a new key, so a rebuild
+        lambda d: (d / "requirements.lock").write_text(LOCK.replace("tornado==6.5.2", "tornado==6.5.3")),
+        # same version, another file hash (a re-uploaded or substituted file): a new key too
+        lambda d: (d / "requirements.lock").write_text(LOCK.replace("3333", "4444", 1)),
     ],
-    ids=["dockerfile", "requirements", "new-file", "renamed-file"],
+    ids=["dockerfile", "requirements", "new-file", "renamed-file", "lock-pin", "lock-hash"],
 )
 def test_any_build_input_changes_the_key(image_dir: Path, change) -> None:
     before = si.content_key(image_dir, BASE, BASE_ID)
@@ -69,12 +87,23 @@ def test_base_reference_and_base_id_change_the_key(image_dir: Path) -> None:
     assert si.content_key(image_dir, BASE, "sha256:" + "b" * 64) != key
 
 
-def test_smoke_check_and_ca_bundle_are_not_build_inputs(image_dir: Path) -> None:
+def test_smoke_check_ca_bundle_and_wheel_cache_are_not_build_inputs(image_dir: Path) -> None:
     key = si.content_key(image_dir, BASE, BASE_ID)
     (image_dir / "smoke.py").write_text("import jupyterlab\n")
     (image_dir / "build-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    # the builder's wheel cache: its files are fixed by the lock's hashes, whether present or not
+    (image_dir / "wheels").mkdir()
+    (image_dir / "wheels" / "tornado-6.5.2-py3-none-any.whl").write_bytes(b"PK")
     assert si.content_key(image_dir, BASE, BASE_ID) == key
-    assert si.context_files(image_dir) == ["Dockerfile", "requirements.txt"]
+    assert si.context_files(image_dir) == ["Dockerfile", "requirements.lock", "requirements.txt"]
+
+
+def test_the_plan_carries_the_lock_hash(image_dir: Path, tmp_path: Path) -> None:
+    plan = si.build_plan([{"name": "demo", "version": "1.0.0"}], str(tmp_path), BASE, BASE_ID, [])
+    assert plan[0]["lock_sha256"] == hashlib.sha256(LOCK.encode()).hexdigest()
+    (image_dir / "requirements.lock").unlink()
+    with pytest.raises(ValueError, match=r"requirements.lock is missing: run `make lock`"):
+        si.build_plan([{"name": "demo", "version": "1.0.0"}], str(tmp_path), BASE, BASE_ID, [])
 
 
 def test_a_directory_without_dockerfile_is_refused(tmp_path: Path) -> None:
@@ -98,6 +127,7 @@ def test_plan_builds_missing_and_changed_images_only(tmp_path: Path, image_dir: 
     other.mkdir()
     (other / "Dockerfile").write_text("FROM x\n")
     (other / "requirements.txt").write_text("jupyterhub==5.5.4\n")
+    (other / "requirements.lock").write_text(LOCK)
     (other / "smoke.py").write_text("print('ok')\n")
     images = [
         {"name": "demo", "version": "1.0.0", "description": ""},

@@ -31,3 +31,31 @@ def test_the_cache_uses_the_roles_key_function_and_default_list():
     # another base (reference or id) is another key: an archive built on another base is never taken as is
     other = filters.content_key(REPO / "images" / "astro", "skyhub/debian12-python:x", "sha256:2")
     assert other != direct
+
+
+def test_the_wheel_cache_is_keyed_by_the_lock_and_the_base(tmp_path: Path):
+    entry = {"name": "astro", "lock_sha256": "ab" * 32}
+    here = science_cache.wheel_dir(entry, "sha256:" + "1" * 64, tmp_path)
+    assert here == tmp_path / "wheels" / f"astro-{'ab' * 8}-{'1' * 12}"
+    assert (
+        science_cache.wheel_dir({**entry, "lock_sha256": "cd" * 32}, "sha256:" + "1" * 64, tmp_path) != here
+    )
+    assert science_cache.wheel_dir(entry, "sha256:" + "2" * 64, tmp_path) != here
+    # the download is hash-checked against the lock and takes wheels only (nothing built from source)
+    for flag in ("--require-hashes", "--no-deps", "--only-binary=:all:", "-r /skyhub/requirements.lock"):
+        assert flag in science_cache._DOWNLOAD
+
+
+def test_a_complete_wheel_cache_is_reused_without_docker(tmp_path: Path, monkeypatch):
+    entry = {"name": "minimal", "lock_sha256": "ef" * 32}
+    cached = science_cache.wheel_dir(entry, "sha256:" + "3" * 64, tmp_path)
+    cached.mkdir(parents=True)
+    (cached / "x-1.0-py3-none-any.whl").write_bytes(b"PK")
+    (cached / science_cache.COMPLETE).write_text("ef" * 32)
+
+    def no_docker(*a, **k):
+        raise AssertionError("a complete cache must not run docker")
+
+    monkeypatch.setattr(science_cache.subprocess, "run", no_docker)
+    got = science_cache.ensure_wheels(entry, "base", "sha256:" + "3" * 64, REPO / "images", tmp_path)
+    assert got == cached

@@ -32,3 +32,11 @@ def quota_host(tmp_path: Path) -> dict[str, Any]:
     config = tmp_path / "quotas.json"
     config.write_text(json.dumps(cfg))
     return {"cfg": cfg, "config": str(config), "home": home, "root": tmp_path}
+
+
+@pytest.fixture(autouse=True)
+def safehome_child_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The home helper runs as uid 1000: the venv's interpreter may live under /root, Debian's does not."""
+    from skyhub import safehome
+
+    monkeypatch.setattr(safehome, "CHILD_PYTHON", "/usr/bin/python3")

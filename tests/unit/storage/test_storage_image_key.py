@@ -15,6 +15,8 @@ def test_roles_ship_the_tools_through_symlinks_into_src() -> None:
     for role, name, target in (
         ("quotas", "skyhub_quota.py", "src/skyhub/quota/tool.py"),
         ("backups", "skyhub_backup.py", "src/skyhub/backup/tool.py"),
+        ("quotas", "skyhub_safehome.py", "src/skyhub/safehome.py"),
+        ("backups", "skyhub_safehome.py", "src/skyhub/safehome.py"),
     ):
         link = REPO / "roles" / role / "files" / name
         assert link.is_symlink() and link.resolve() == (REPO / target).resolve()
@@ -24,6 +26,7 @@ def test_image_key_follows_the_tool_sources(tmp_path: Path) -> None:
     for sub in ("quota", "backup"):
         (tmp_path / "src/skyhub" / sub).mkdir(parents=True)
         shutil.copy(REPO / f"src/skyhub/{sub}/tool.py", tmp_path / f"src/skyhub/{sub}/tool.py")
+    shutil.copy(REPO / "src/skyhub/safehome.py", tmp_path / "src/skyhub/safehome.py")
     for role in ("quotas", "backups"):
         shutil.copytree(REPO / "roles" / role, tmp_path / "roles" / role, symlinks=True)
     key = image.content_key(tmp_path, {})
@@ -33,4 +36,8 @@ def test_image_key_follows_the_tool_sources(tmp_path: Path) -> None:
     assert changed != key
     backup = tmp_path / "src/skyhub/backup/tool.py"
     backup.write_text(backup.read_text() + "\n# changed\n")
-    assert image.content_key(tmp_path, {}) != changed
+    changed_again = image.content_key(tmp_path, {})
+    assert changed_again != changed
+    safehome = tmp_path / "src/skyhub/safehome.py"
+    safehome.write_text(safehome.read_text() + "\n# changed\n")
+    assert image.content_key(tmp_path, {}) != changed_again

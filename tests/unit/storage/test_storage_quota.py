@@ -110,8 +110,11 @@ def test_cli_errors(quota_host: dict[str, Any], capsys: pytest.CaptureFixture[st
     assert rc == 2 and "bad size '5 lots'" in err and "Traceback" not in err
     rc, _, err = _run(quota_host, "set", "mallory", "1G", capsys=capsys)
     assert rc == 2 and "unknown user 'mallory'" in err
+    # a login name is escaped into one path component: no traversal, just an unknown user
     rc, _, err = _run(quota_host, "set", "../etc", "1G", capsys=capsys)
-    assert rc == 2 and "bad user name" in err
+    assert rc == 2 and "unknown user '../etc'" in err and "home/-2e-2e-2fetc " in err
+    rc, _, err = _run(quota_host, "set", "a\x012", "1G", capsys=capsys)
+    assert rc == 2 and "bad user name" in err and "ambiguous" in err
     rc = tool.main(["--config", str(quota_host["root"] / "missing.json"), "report"])
     assert rc == 1 and "does not exist" in capsys.readouterr().err
 
@@ -155,7 +158,7 @@ def test_report_table_and_json(quota_host: dict[str, Any], capsys: pytest.Captur
     assert lines[0].startswith("Quotas: NOT ENFORCED") and "limits are NOT enforced" in lines[1]
     assert "last success 2026-11-25T03:00:00+00:00" in lines[2] and "repository 5.0M" in lines[2]
     header = next(line for line in lines if line.startswith("USER"))
-    assert header.split() == ["USER", "USED", "QUOTA", "USE%", "FROM", "MEM", "CPU", "LAST", "BACKUP"]
+    assert header.split() == ["USER", "HOME", "USED", "QUOTA", "USE%", "FROM", "MEM", "CPU", "LAST", "BACKUP"]
     alice = next(line for line in lines if line.startswith("alice"))
     bob = next(line for line in lines if line.startswith("bob"))
     assert "1.0M" in alice and "2G" in alice and "2026-11-25T03:00:00" in alice and "WARN >= 90%" in alice

@@ -9,15 +9,24 @@ mkdir -p /srv/skyhub/home /etc/skyhub
 mount -t xfs -o prjquota /dev/vdb /srv/skyhub/home || exit 12
 grep ' /srv/skyhub/home ' /proc/mounts
 for u in alice bob; do mkdir /srv/skyhub/home/$u && chown 1000:1000 /srv/skyhub/home/$u; done
+# skyhub-quota imports skyhub_safehome.py (src/skyhub/safehome.py) from here (the quotas role installs it)
+mkdir -p /usr/local/lib/skyhub && cp /payload/safehome.py /usr/local/lib/skyhub/skyhub_safehome.py
+# what a user plants before the first apply: a link to another tree on the same XFS volume, and a FIFO
+mkdir /srv/skyhub/home/.other && echo x > /srv/skyhub/home/.other/f
+ln -s /srv/skyhub/home/.other /srv/skyhub/home/alice/other && mkfifo /srv/skyhub/home/alice/pipe
 cp /payload/quotas.json /etc/skyhub/quotas.json
 Q="python3 /payload/skyhub-quota --config /etc/skyhub/quotas.json"
 echo "== check"; $Q check; echo "RC check $?"
 echo "== set"; $Q set alice 20M; echo "RC set $?"
 echo "== apply"; $Q apply; echo "RC apply $?"
 echo "== projects"; cat /etc/projid
+xfs_io -r -c lsproj /srv/skyhub/home/.other/f | sed 's/^/OTHER /'
+xfs_io -r -c lsproj /srv/skyhub/home/alice | sed 's/^/ALICE /' 
 echo "== writes"
 setpriv --reuid 1000 --regid 1000 --clear-groups python3 /payload/writer.py /srv/skyhub/home/alice 30
 setpriv --reuid 1000 --regid 1000 --clear-groups python3 /payload/writer.py /srv/skyhub/home/bob 30
+echo "== bypass (documented limit: a file's owner may change its project id)"
+setpriv --reuid 1000 --regid 1000 --clear-groups python3 /payload/bypass.py /srv/skyhub/home/bob 30
 echo "== report"; $Q report; echo "RC report $?"
 echo "== json-begin"; $Q report --json; echo "== json-end"
 exit 0

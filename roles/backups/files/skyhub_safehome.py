@@ -1,0 +1,1 @@
+../../../src/skyhub/safehome.py
