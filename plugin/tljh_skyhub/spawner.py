@@ -23,6 +23,8 @@ from .settings import (
 
 # The longest escaped user name whose home directory name (and container name) still works.
 USERNAME_MAX_ESCAPED = 200
+# oom_score_adj of every user server's processes (the hub and traefik run at -500)
+USER_OOM_SCORE_ADJ = 500
 
 
 def configure(c: Any, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -55,6 +57,9 @@ def configure(c: Any, config: Mapping[str, Any]) -> dict[str, Any]:
         "security_opt": ["no-new-privileges:true"],
         "cap_drop": ["ALL"],
         "pids_limit": s["pids_limit"],
+        # the kernel's OOM killer takes user servers first: hub, traefik, dockerd and containerd run at -500
+        # or less (the tljh and docker roles' OOMScoreAdjust)
+        "oom_score_adj": USER_OOM_SCORE_ADJ,
         "init": True,
     }
     if s["read_only_root"]:

@@ -105,6 +105,8 @@ def test_spawner_settings():
     host_cfg = c.DockerSpawner.extra_host_config
     assert host_cfg["security_opt"] == ["no-new-privileges:true"] and host_cfg["cap_drop"] == ["ALL"]
     assert host_cfg["pids_limit"] == 512
+    # user servers are the OOM killer's first choice (the hub and traefik run at -500)
+    assert host_cfg["oom_score_adj"] == 500
     assert not any("docker.sock" in k for k in c.DockerSpawner.volumes)
     assert c.DockerSpawner.volumes == {"/srv/skyhub/home/{username}": {"bind": "/home/jovyan", "mode": "rw"}}
     assert c.DockerSpawner.extra_create_kwargs["user"] == "1000:100"
