@@ -8,6 +8,7 @@ import json
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -195,7 +196,8 @@ def quota_host(tmp_path: Path) -> dict[str, Any]:
         "group_sizes": {},
         "warn_percent": 90,
         "hub_db": str(tmp_path / "hub.sqlite"),
-        "limits_file": str(tmp_path / "limits.json"),
+        # the hub reports no memory/CPU limits (on a host: the TLJH plugin's skyhub-tljh-limits)
+        "limits_command": [sys.executable, "-c", "print('{}')"],
         "backup_state_file": str(tmp_path / "backup-state.json"),
         "state_file": str(tmp_path / "quota-state.json"),
         "projid_file": str(tmp_path / "projid"),
