@@ -119,12 +119,31 @@ VARS = {
 
 
 class FakeWeb:
-    """tornado.web's HTTPError as the login handler uses it (status and message; tornado is the hub's)."""
+    """tornado.web's HTTPError and Finish as the login hook uses them (tornado is the hub's)."""
 
     class HTTPError(Exception):
         def __init__(self, status_code, log_message):
             super().__init__(log_message)
             self.status_code = status_code
+
+    class Finish(Exception):
+        pass
+
+
+class FakeLoginHandler:
+    """JupyterHub's login form handler as the hook uses it: a status and the form rendered with an error."""
+
+    status = 200
+
+    def set_status(self, status):
+        self.status = status
+
+    async def _render(self, login_error=None, username=None):
+        return f"<form>{username}: {login_error}</form>"
+
+
+class FakeOAuthHandler:
+    """Any other handler (an OAuth callback): no login form to show."""
 
 
 @pytest.fixture
@@ -138,6 +157,11 @@ def snippet(tmp_path, monkeypatch):
         sys.modules, "dockerspawner", SimpleNamespace(DockerSpawner=SimpleNamespace(_escape=escape))
     )
     monkeypatch.setitem(sys.modules, "tornado", SimpleNamespace(web=FakeWeb))
+    monkeypatch.setitem(sys.modules, "jupyterhub", SimpleNamespace())
+    monkeypatch.setitem(sys.modules, "jupyterhub.handlers", SimpleNamespace())
+    monkeypatch.setitem(
+        sys.modules, "jupyterhub.handlers.login", SimpleNamespace(LoginHandler=FakeLoginHandler)
+    )
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
     env.filters["to_json"] = json.dumps
     env.filters["int"] = int
@@ -219,10 +243,22 @@ def test_derived_server_limit_follows_memory(snippet, tmp_path):
     assert snippet.ns["derived_active_server_limit"]() == (24 - 2) // 2
 
 
-def test_login_refuses_names_too_long_for_a_home_and_keeps_others(snippet):
-    check = snippet.ns["skyhub_check_name"]
+def test_login_refuses_names_too_long_for_a_home_or_with_control_characters_and_keeps_others(snippet):
+    def check(name, handler):
+        log = SimpleNamespace(warning=lambda *a: None)
+        return asyncio.run(snippet.ns["skyhub_check_name"](SimpleNamespace(log=log), handler, {"name": name}))
+
     for name in ["jane.doe@example.org", "o'brien", "zoë", "x" * 48]:
-        assert check(None, None, {"name": name}) == {"name": name}
+        assert check(name, FakeLoginHandler()) == {"name": name}
+    # the login form comes back with the reason (not an error page: see the hook)
+    form = FakeLoginHandler()
+    with pytest.raises(FakeWeb.Finish) as done:
+        check("é" * 80, form)
+    assert form.status == 403 and "too long" in done.value.args[0]
+    with pytest.raises(FakeWeb.Finish) as done:
+        check("ann\x01", FakeLoginHandler())
+    assert "control characters" in done.value.args[0]
+    # other handlers (OAuth callbacks): JupyterHub's error page with the reason
     with pytest.raises(FakeWeb.HTTPError, match="too long") as err:
-        check(None, None, {"name": "é" * 80})
+        check("é" * 80, FakeOAuthHandler())
     assert err.value.status_code == 403
