@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import importlib.util
 import json
 import os
@@ -12,6 +13,7 @@ from types import SimpleNamespace
 
 import jinja2
 import pytest
+import traitlets
 import yaml
 from traitlets.config import Config
 
@@ -146,6 +148,31 @@ class FakeOAuthHandler:
     """Any other handler (an OAuth callback): no login form to show."""
 
 
+class FakeTraefikFileProxy(traitlets.HasTraits):
+    """jupyterhub-traefik-proxy 2.1's file provider as the hub's proxy class uses it: the dynamic config
+    loaded from the rules file, and upstream's route config (the decoded routespec pasted into the rule)."""
+
+    dynamic_config = traitlets.Dict()
+    log = SimpleNamespace(warning=lambda *a: None, error=lambda *a: None)
+
+    @traitlets.default("dynamic_config")
+    def _load_dynamic_config(self):
+        return copy.deepcopy(self.loaded)
+
+    def __init__(self, loaded=None):
+        super().__init__()
+        self.loaded = loaded or {}
+        self.dumped = []
+        self.dynamic_config_handler = SimpleNamespace(atomic_dump=self.dumped.append)
+
+    def _dynamic_config_for_route(self, routespec, target, data):
+        from urllib.parse import unquote
+
+        rule = f"( PathPrefix(`{unquote(routespec)}`) || Path(`{unquote(routespec).rstrip('/')}`) )"
+        routers = {"router_x": {"service": "service_x", "rule": rule, "entryPoints": ["http"]}}
+        return {"http": {"routers": routers, "services": {}}}, {"routes": {}}
+
+
 @pytest.fixture
 def snippet(tmp_path, monkeypatch):
     # the hub's environment has these; here: skyhub's own module, and DockerSpawner's escaping of names
@@ -158,6 +185,12 @@ def snippet(tmp_path, monkeypatch):
     )
     monkeypatch.setitem(sys.modules, "tornado", SimpleNamespace(web=FakeWeb))
     monkeypatch.setitem(sys.modules, "jupyterhub", SimpleNamespace())
+    monkeypatch.setitem(sys.modules, "jupyterhub_traefik_proxy", SimpleNamespace())
+    monkeypatch.setitem(
+        sys.modules,
+        "jupyterhub_traefik_proxy.fileprovider",
+        SimpleNamespace(TraefikFileProviderProxy=FakeTraefikFileProxy),
+    )
     monkeypatch.setitem(sys.modules, "jupyterhub.handlers", SimpleNamespace())
     monkeypatch.setitem(
         sys.modules, "jupyterhub.handlers.login", SimpleNamespace(LoginHandler=FakeLoginHandler)
@@ -248,8 +281,12 @@ def test_login_refuses_names_too_long_for_a_home_or_with_control_characters_and_
         log = SimpleNamespace(warning=lambda *a: None)
         return asyncio.run(snippet.ns["skyhub_check_name"](SimpleNamespace(log=log), handler, {"name": name}))
 
-    for name in ["jane.doe@example.org", "o'brien", "zoë", "x" * 48]:
+    for name in ["jane.doe@example.org", "o'brien", "zoë", "x" * 48, "a+b", "(x)|y"]:
         assert check(name, FakeLoginHandler()) == {"name": name}
+    for name in ["x`)||hostregexp(`.+`)||hostregexp(`y", "50%", "a;b", "a?b", "a#b", "a\\b"]:
+        with pytest.raises(FakeWeb.Finish) as done:
+            check(name, FakeLoginHandler())
+        assert "cannot route" in done.value.args[0], name
     # the login form comes back with the reason (not an error page: see the hook)
     form = FakeLoginHandler()
     with pytest.raises(FakeWeb.Finish) as done:
@@ -262,3 +299,80 @@ def test_login_refuses_names_too_long_for_a_home_or_with_control_characters_and_
     with pytest.raises(FakeWeb.HTTPError, match="too long") as err:
         check("é" * 80, FakeOAuthHandler())
     assert err.value.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("routespec", "rule"),
+    [
+        ("/", "PathPrefix(`/`)"),
+        ("/user/ann/", "( PathPrefix(`/user/ann/`) || Path(`/user/ann`) )"),
+        # JupyterHub quotes names in routes; traefik matches the encoded path: both forms
+        (
+            "/user/o%27brien/",
+            "( PathPrefix(`/user/o'brien/`) || Path(`/user/o'brien`) || "
+            "PathPrefix(`/user/o%27brien/`) || Path(`/user/o%27brien`) )",
+        ),
+        # a backtick never reaches the rule: only the encoded form routes this user
+        (
+            "/user/x%60)%7C%7Chostregexp(%60.%2B%60)/",
+            "( PathPrefix(`/user/x%60)%7C%7Chostregexp(%60.%2B%60)/`) "
+            "|| Path(`/user/x%60)%7C%7Chostregexp(%60.%2B%60)`) )",
+        ),
+        (
+            "hub.example.org/user/ann/",
+            "Host(`hub.example.org`) && ( PathPrefix(`/user/ann/`) || Path(`/user/ann`) )",
+        ),
+    ],
+)  # fmt: skip
+def test_route_rules_match_both_forms_and_never_hold_a_backtick_of_a_name(snippet, routespec, rule):
+    assert snippet.ns["skyhub_route_rule"](routespec) == rule
+
+
+def test_route_rule_refuses_what_it_cannot_route(snippet):
+    for bad in ["/user/ann", "ho`st/user/ann/"]:
+        with pytest.raises(ValueError, match="refusing to route"):
+            snippet.ns["skyhub_route_rule"](bad)
+
+
+def test_proxy_uses_the_safe_rule_control_upstream_would_inject(snippet):
+    """The hub's proxy class replaces upstream's rule; control: upstream's rule for the same name holds the
+    attacker's matchers (a rule that routes every request to that user's server)."""
+    routespec = "/user/x%60)%7C%7Chostregexp(%60.%2B%60)%7C%7Chostregexp(%60y/"
+    upstream, _ = FakeTraefikFileProxy()._dynamic_config_for_route(routespec, "http://t", {})
+    assert "hostregexp(`.+`)" in upstream["http"]["routers"]["router_x"]["rule"]  # the control
+    proxy = snippet.c.JupyterHub.proxy_class()
+    config, _ = proxy._dynamic_config_for_route(routespec, "http://t", {})
+    rule = config["http"]["routers"]["router_x"]["rule"]
+    assert rule == snippet.ns["skyhub_route_rule"](routespec)
+    assert "hostregexp(`" not in rule  # the name stays inside one matcher's string, encoded
+
+
+def test_rules_written_before_the_fix_are_rewritten_when_the_hub_starts(snippet):
+    """The hub re-adds a route only when its target changes: a rule already in the file (an older release's,
+    or an injected one) is rewritten when the proxy loads the file; a route it cannot route is dropped."""
+    bad = "( PathPrefix(`/user/x`)||hostregexp(`.+`)||hostregexp(`y/`) )"
+    loaded = {
+        "http": {
+            "routers": {"r1": {"rule": bad, "service": "s1"}, "r2": {"rule": "x", "service": "s2"}},
+            "services": {"s1": {}, "s2": {}},
+        },
+        "jupyterhub": {
+            "routes": {
+                "r1": {
+                    "routespec": "/user/x%60)%7C%7Chostregexp(%60.%2B%60)%7C%7Chostregexp(%60y/",
+                    "router": "r1",
+                },
+                "r2": {"routespec": "ho`st/user/y/", "router": "r2", "service": "s2"},
+            }
+        },
+    }
+    proxy = snippet.c.JupyterHub.proxy_class(loaded)
+    config = proxy.dynamic_config
+    rule = config["http"]["routers"]["r1"]["rule"]
+    assert rule == snippet.ns["skyhub_route_rule"](loaded["jupyterhub"]["routes"]["r1"]["routespec"])
+    assert "r2" not in config["http"]["routers"] and "s2" not in config["http"]["services"]
+    assert "r2" not in config["jupyterhub"]["routes"]
+    assert proxy.dumped == [config]  # written back, so traefik sees it at once
+    # control: a file whose rules are already right is not rewritten
+    fine = snippet.c.JupyterHub.proxy_class(copy.deepcopy(config))
+    assert fine.dynamic_config == config and fine.dumped == []
