@@ -111,6 +111,7 @@ VARS = {
     "tljh_spawner_default_image": "astro",
     "tljh_spawner_network": "skyhub",
     "tljh_spawner_pids_limit": 512,
+    "tljh_spawner_seccomp_profile": "",
     "tljh_spawner_read_only_root": True,
     "tljh_spawner_tmp_size": "256M",
     "tljh_active_server_limit": 0,
@@ -376,3 +377,24 @@ def test_rules_written_before_the_fix_are_rewritten_when_the_hub_starts(snippet)
     # control: a file whose rules are already right is not rewritten
     fine = snippet.c.JupyterHub.proxy_class(copy.deepcopy(config))
     assert fine.dynamic_config == config and fine.dumped == []
+
+
+def test_user_servers_get_the_seccomp_profile_and_the_hub_refuses_to_start_without_it(tmp_path, monkeypatch):
+    profile = tmp_path / "seccomp.json"
+    profile.write_text('{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": []}')
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    env.filters["to_json"] = json.dumps
+    env.filters["int"] = int
+    template = env.from_string((ROLE / "templates" / "10-skyhub-spawner.py.j2").read_text())
+    text = template.render(**{**VARS, "_tljh_home_root": str(tmp_path), "tljh_skel_dir": str(tmp_path),
+                              "tljh_spawner_seccomp_profile": str(profile)})  # fmt: skip
+    assert "SECCOMP" in text
+    ns = {"SECCOMP_TEXT": text}
+    # only the block that reads the profile (the rest of the file needs the hub's modules: see `snippet`)
+    block = text[text.index("with open(") : text.index("c.DockerSpawner.extra_host_config")]
+    exec(compile("import json\n" + block, "seccomp", "exec"), ns)
+    assert ns["SECCOMP"] == 'seccomp={"defaultAction":"SCMP_ACT_ERRNO","syscalls":[]}'
+    assert "SECCOMP]," in text or "SECCOMP]" in text
+    profile.unlink()
+    with pytest.raises(FileNotFoundError):  # fail closed: no hub without the profile
+        exec(compile("import json\n" + block, "seccomp", "exec"), {})
