@@ -73,11 +73,13 @@ image: base-images ## the image Packer builds from site.yml (as make demo): boot
 	@$(BIN)/skyhub host-deps image
 	@$(TIER) image -- $(BIN)/pytest -q -s tests/integration/image
 
-test: setup ## everything CI runs: lint, unit, molecule, integration, image (each tier runs; fails if any failed)
+# The molecule tier keeps its converged appliance host (SKYHUB_KEEP_APPLIANCE=1) for the security tier, which
+# attacks it and then destroys it: one converge serves both.
+test: setup ## everything CI runs: lint, unit, molecule, security, integration, image (each runs; fails if any failed)
 	@rm -f build/tiers.tsv
 	@failed=""; \
-	for tier in lint unit molecule integration image; do \
-	  $(MAKE) --no-print-directory $$tier || failed="$$failed $$tier"; \
+	for tier in lint unit molecule security integration image; do \
+	  SKYHUB_KEEP_APPLIANCE=1 $(MAKE) --no-print-directory $$tier || failed="$$failed $$tier"; \
 	done; \
 	$(PY) scripts/tier.py --report; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED tiers:$$failed"; exit 1; fi; \

@@ -8,6 +8,7 @@ below the limit, so a passing test means the limit stopped it, not that the code
 from __future__ import annotations
 
 import json
+import shlex
 
 import pytest
 from hub import HubUser, run_code
@@ -154,3 +155,38 @@ def test_user_token_cannot_use_admin_api(eve, bob):
     assert eve.api("PATCH", f"/users/{eve.name}", json={"admin": True}).status_code == 403
     assert eve.model()["admin"] is False
     assert bob.model()["servers"], "bob's server still runs"
+
+
+# FS_IOC_FSGETXATTR then FS_IOC_FSSETXATTR with what GET returned (no change), through syscall(2) so the
+# request number can carry bits above the 32 the kernel reads; prints {request: errno name or "ok"}.
+FSXATTR_PROBE = (
+    "import ctypes, errno, json, os\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "fd = os.open(PATH, os.O_CREAT | os.O_RDWR, 0o600)\n"
+    "buf = ctypes.create_string_buffer(28)\n"
+    "out = {}\n"
+    "for name, req in (('get', 0x801C581F), ('set', 0x401C5820), ('set_high', 0x1401C5820)):\n"
+    "    ctypes.set_errno(0)\n"
+    "    rc = libc.syscall(16, fd, ctypes.c_ulong(req), buf)\n"
+    "    out[name] = 'ok' if rc == 0 else errno.errorcode.get(ctypes.get_errno(), str(ctypes.get_errno()))\n"
+    "print(json.dumps(out))\n"
+)
+
+
+def test_a_user_cannot_move_a_file_out_of_their_quota_project(eve, host):
+    """FS_IOC_FSSETXATTR lets a file's owner change its XFS project id, i.e. leave their home's quota. The
+    user servers' seccomp profile refuses it (also with high bits set in the request); reading the attributes
+    and every other ioctl still work."""
+    got = results(eve, "PATH = os.path.expanduser('~/.fsxattr-probe')\n" + FSXATTR_PROBE)
+    assert got["set"] == "EPERM" and got["set_high"] == "EPERM", got
+    assert got["get"] != "EPERM", got  # reading is not refused (a filesystem without it says ENOTTY)
+    # control: the same probe as the same uid in the same image under Docker's default profile is not refused
+    image = host.check_output(f"docker inspect -f '{{{{.Config.Image}}}}' jupyter-{eve.name}")
+    code = "PATH = '/var/tmp/fsxattr-probe'\n" + FSXATTR_PROBE
+    control = json.loads(
+        host.check_output(
+            "docker run --rm --user 1000:1000 --cap-drop ALL --security-opt no-new-privileges:true "
+            f"--entrypoint python3 {image} -c {shlex.quote(code)}"
+        ).splitlines()[-1]
+    )
+    assert control["set"] != "EPERM" and control["set_high"] != "EPERM", control

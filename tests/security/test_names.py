@@ -3,13 +3,14 @@
 Through the hub: sign up, start a server, reach it through the proxy, write a file; on the host the file is
 in that user's own home directory (DockerSpawner's escaped name), owned by the container user, and no other
 user's home holds it. A name whose home directory name would be too long is refused at login with a clear
-message."""
+message, and so is a name holding a character the proxy cannot route."""
 
 from __future__ import annotations
 
 import re
 import secrets
 import shlex
+import time
 
 import pytest
 import requests
@@ -74,19 +75,62 @@ def test_lookalike_names_get_different_homes(hub_url, host):
             user.stop()
 
 
-def test_name_too_long_for_a_home_is_refused_at_login_with_a_clear_message(hub_url):
-    def login(name: str):
-        session = requests.Session()
-        page = session.get(f"{hub_url}/hub/login", timeout=30)
-        xsrf = re.search(r'name="_xsrf"\s+value="([^"]+)"', page.text)
-        data = {"username": name, "password": secrets.token_urlsafe(16)}
-        if xsrf:
-            data["_xsrf"] = xsrf.group(1)
-        return session.post(f"{hub_url}/hub/login?next=", data=data, timeout=60, allow_redirects=False)
+def login(hub_url: str, name: str) -> requests.Response:
+    """POST the login form as a browser does (first-use login: a new name sets its password)."""
+    session = requests.Session()
+    page = session.get(f"{hub_url}/hub/login", timeout=30)
+    xsrf = re.search(r'name="_xsrf"\s+value="([^"]+)"', page.text)
+    data = {"username": name, "password": secrets.token_urlsafe(16)}
+    if xsrf:
+        data["_xsrf"] = xsrf.group(1)
+    return session.post(f"{hub_url}/hub/login?next=", data=data, timeout=60, allow_redirects=False)
 
+
+def test_name_too_long_for_a_home_is_refused_at_login_with_a_clear_message(hub_url):
     tag = secrets.token_hex(1)  # a new name each run: first-use login keeps the password of a name it saw
-    refused = login("é" * 78 + tag)
+    refused = login(hub_url, "é" * 78 + tag)
     assert refused.status_code == 403, refused.status_code
     assert "too long" in refused.text, refused.text[-2000:]  # the login form, with the reason shown
     # control: a name of the same length in plain letters is accepted
-    assert login("e" * 78 + tag).status_code in (302, 303)
+    assert login(hub_url, "e" * 78 + tag).status_code in (302, 303)
+
+
+def hub_answers(hub_url: str) -> bool:
+    """The hub itself answers its API (not a user's server that took its route)."""
+    r = requests.get(f"{hub_url}/hub/api", timeout=30)
+    return r.status_code == 200 and r.headers.get("Content-Type", "").startswith("application/json")
+
+
+def wait_for(predicate, seconds: float = 30) -> bool:
+    for _ in range(int(seconds * 2)):
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return predicate()
+
+
+def test_a_name_that_would_rewrite_the_proxy_rules_is_refused_and_the_hub_keeps_its_traffic(hub_url, host):
+    """jupyterhub-traefik-proxy pastes the decoded user name into traefik's rule between backticks: a user
+    named x`)||hostregexp(`.+`)||hostregexp(`y who starts a server gets a route that matches every request, so
+    their server would serve everyone's login page (seen on an appliance before the fix). Such a name is
+    refused at login with the reason, and the hub's proxy never writes a name's backtick into a rule."""
+    name = "x`)||hostregexp(`.+`)||hostregexp(`y" + secrets.token_hex(2)
+    refused = login(hub_url, name)
+    assert refused.status_code == 403, refused.status_code
+    assert "cannot route" in refused.text, refused.text[-2000:]
+    assert hub_answers(hub_url)
+    # control: the rule upstream writes for that name, dropped into traefik's rules directory by root (with a
+    # target that is closed), does take the hub's own traffic, so the check above would see the hijack
+    rule = f"( PathPrefix(`/user/{name}/`) || Path(`/user/{name}`) )"
+    control = "/opt/tljh/state/rules/zz-skyhub-security-control.toml"
+    toml = (
+        f'[http.routers.skyhub-control]\nrule = "{rule}"\nservice = "skyhub-control"\n'
+        "[http.services.skyhub-control.loadBalancer]\n"
+        '[[http.services.skyhub-control.loadBalancer.servers]]\nurl = "http://127.0.0.1:9"\n'
+    )
+    try:
+        host.run_expect([0], f"printf %s {shlex.quote(toml)} > {control}")
+        assert wait_for(lambda: not hub_answers(hub_url)), "the upstream rule did not take the hub's traffic"
+    finally:
+        host.run(f"rm -f {control}")
+    assert wait_for(lambda: hub_answers(hub_url)), "the hub did not get its traffic back"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -51,22 +50,7 @@ print(json.dumps([[ip, port, connect(ip, port)] for ip, port in TARGETS]))
 FILTERED = {"EHOSTUNREACH", "timeout"}
 
 
-def active(user):
-    """Report activity for the user's server, as a notebook in use does (the appliance culls servers idle
-    for 60 s), and start it again if it was culled meanwhile. Returns the user."""
-    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    user.api(
-        "POST",
-        f"/users/{user.name}/activity",
-        json={"last_activity": now, "servers": {"": {"last_activity": now}}},
-    )
-    if not user.model().get("servers", {}).get("", {}).get("ready"):
-        user.start()
-    return user
-
-
 def connect_from_server(user, targets: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
-    active(user)
     out = run_code(user, f"TARGETS = {json.dumps(targets)}\n{CONNECT}", timeout=60 + 4 * len(targets))
     return {(ip, port): result for ip, port, result in json.loads(out.strip().splitlines()[-1])}
 
@@ -134,7 +118,7 @@ def test_loopback_tricks_need_capabilities_the_server_lacks(attacker):
     """Reaching the host's 127.0.0.1 (the S3 twin) from a container needs packets with a loopback
     destination sent out eth0 (route_localnet): a route (CAP_NET_ADMIN) or a raw socket (CAP_NET_RAW)."""
     out = run_code(
-        active(attacker),
+        attacker,
         "import socket\n"
         "try:\n"
         "    socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP); print('raw-ok')\n"
@@ -163,7 +147,7 @@ def test_ipv6_link_local_to_the_host_is_dropped(host, attacker):
     assert "-A SKYHUB-INPUT -i br-skyhub -j DROP" in host.check_output("ip6tables -S SKYHUB-INPUT")
     # /proc/net/if_inet6: address, index, prefix length, scope (20: link), flags, interface
     v6 = run_code(
-        active(attacker),
+        attacker,
         "import os; p = '/proc/net/if_inet6'; print(open(p).read() if os.path.exists(p) else '')",
     )
     bridge = host.run("ip -6 -o addr show dev br-skyhub scope link").stdout.split()
@@ -176,7 +160,7 @@ def test_ipv6_link_local_to_the_host_is_dropped(host, attacker):
         )
     lladdr = bridge[3].split("/")[0]
     seen = run_code(
-        active(attacker),
+        attacker,
         "import socket\n"
         "s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM); s.settimeout(3)\n"
         "idx = socket.if_nametoindex('eth0')\n"
@@ -281,7 +265,7 @@ CAP_SYS_RESOURCE = 1 << 24
 
 
 def test_user_kernel_is_the_oom_killers_first_choice(host, attacker):
-    score = int(run_code(active(attacker), "print(open('/proc/self/oom_score_adj').read())").strip())
+    score = int(run_code(attacker, "print(open('/proc/self/oom_score_adj').read())").strip())
     assert score > 0
     can_lower = int(host.check_output("awk '/^CapBnd/ {print $2}' /proc/1/status"), 16) & CAP_SYS_RESOURCE
     for unit in ("jupyterhub", "traefik", "docker", "containerd"):
