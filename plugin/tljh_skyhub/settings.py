@@ -34,6 +34,10 @@ DEFAULTS: dict[str, Any] = {
     # per-group / per-user overrides of TLJH's limits.memory / limits.cpu: {name: {mem_limit, cpu_limit}}
     "limits": {"groups": {}, "users": {}},
     "pids_limit": 1024,
+    # the seccomp profile of user servers (the docker role writes it: Docker's default without the ioctl that
+    # moves a file out of its XFS quota project); the hub does not start when it is set and missing.
+    # "": Docker's default profile
+    "seccomp_profile": "/etc/skyhub/seccomp-user-servers.json",
     # the image's filesystem is read-only in a user server; /tmp is a tmpfs of tmp_size (counted in memory)
     "read_only_root": True,
     "tmp_size": "512M",
@@ -184,6 +188,11 @@ def skyhub_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     ):
         if isinstance(s[key], bool) or not isinstance(s[key], int) or s[key] < 0:
             raise SettingsError(f"skyhub.{key} must be a whole number >= 0 (got {s[key]!r})")
+    profile = s["seccomp_profile"]
+    if not isinstance(profile, str) or (profile and not profile.startswith("/")):
+        raise SettingsError(
+            f"skyhub.seccomp_profile must be an absolute path or empty (Docker's default) (got {profile!r})"
+        )
     homes = s["homes"]
     if set(homes) - set(DEFAULTS["homes"]):
         raise SettingsError(f"skyhub.homes may hold only {', '.join(DEFAULTS['homes'])}")

@@ -7,6 +7,7 @@ default limits; the `skyhub:` section (settings.py) holds the rest.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from . import safehome
 from .form import options_form
 from .settings import (
+    SettingsError,
     active_server_limit,
     effective_limits,
     image_choices,
@@ -53,8 +55,11 @@ def configure(c: Any, config: Mapping[str, Any]) -> dict[str, Any]:
     }
     c.DockerSpawner.name_template = "jupyter-{username}"
     c.DockerSpawner.extra_create_kwargs = {"user": f"{homes['uid']}:{homes['gid']}"}
+    security_opt = ["no-new-privileges:true"]
+    if s["seccomp_profile"]:
+        security_opt.append(seccomp_option(s["seccomp_profile"]))
     host_config: dict[str, Any] = {
-        "security_opt": ["no-new-privileges:true"],
+        "security_opt": security_opt,
         "cap_drop": ["ALL"],
         "pids_limit": s["pids_limit"],
         # the kernel's OOM killer takes user servers first: hub, traefik, dockerd and containerd run at -500
@@ -78,6 +83,21 @@ def configure(c: Any, config: Mapping[str, Any]) -> dict[str, Any]:
     c.JupyterHub.active_server_limit = active_server_limit(s, default_limits["mem_limit"])
     c.Authenticator.post_auth_hook = check_name
     return s
+
+
+def seccomp_option(path: str) -> str:
+    """Docker's security_opt for the seccomp profile at `path` (its JSON, compact). A profile that cannot be
+    read stops the hub (SettingsError), rather than user servers running without it."""
+    try:
+        with open(path) as fh:
+            profile = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise SettingsError(
+            f"skyhub.seccomp_profile: cannot read {path} ({exc}). The docker role writes it "
+            "(docker_user_seccomp_profile); the hub does not start without it. Empty: Docker's default "
+            "profile."
+        ) from None
+    return "seccomp=" + json.dumps(profile, separators=(",", ":"))
 
 
 def check_name(authenticator: Any, handler: Any, authentication: dict[str, Any]) -> dict[str, Any]:

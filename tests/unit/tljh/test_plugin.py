@@ -31,6 +31,8 @@ def config(**skyhub):
                 "users": {"vip": {"mem_limit": "16G"}},
             },
             "pids_limit": 512,
+            # none here: test_user_servers_get_the_seccomp_profile... gives one
+            "seccomp_profile": "",
             "concurrent_spawn_limit": 5,
             **skyhub,
         },
@@ -86,6 +88,8 @@ def test_no_tljh_limits_means_no_default_limit():
         ({"limits": {"groups": {"g": {"cpu_limit": 0}}, "users": {}}}, "skyhub.limits.groups.g.cpu_limit"),
         ({"pids_limit": "many"}, "skyhub.pids_limit"),
         ({"homes": {"root": "relative"}}, "skyhub.homes.root"),
+        ({"seccomp_profile": "seccomp.json"}, "skyhub.seccomp_profile"),
+        ({"seccomp_profile": None}, "skyhub.seccomp_profile"),
         ({"colour": "blue"}, "skyhub.colour"),
     ],
 )
@@ -113,10 +117,38 @@ def test_spawner_settings():
     assert c.JupyterHub.concurrent_spawn_limit == 5
 
 
-def test_defaults_alone_configure_a_hub():
+def test_defaults_alone_configure_a_hub(tmp_path, monkeypatch):
+    # the default seccomp profile is the docker role's file; here one at a temporary path
+    assert settings.DEFAULTS["seccomp_profile"] == "/etc/skyhub/seccomp-user-servers.json"
+    profile = tmp_path / "seccomp.json"
+    profile.write_text('{"defaultAction": "SCMP_ACT_ERRNO"}')
+    monkeypatch.setitem(settings.DEFAULTS, "seccomp_profile", str(profile))
     c = Config()
     spawner.configure(c, {})
     assert c.DockerSpawner.image == settings.DEFAULTS["images"][0]["image"]
+    assert 'seccomp={"defaultAction":"SCMP_ACT_ERRNO"}' in c.DockerSpawner.extra_host_config["security_opt"]
+
+
+def test_user_servers_get_the_seccomp_profile_and_the_hub_refuses_to_start_without_it(tmp_path):
+    profile = tmp_path / "seccomp.json"
+    profile.write_text('{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": []}')
+    c = Config()
+    spawner.configure(c, config(seccomp_profile=str(profile)))
+    assert c.DockerSpawner.extra_host_config["security_opt"] == [
+        "no-new-privileges:true",
+        'seccomp={"defaultAction":"SCMP_ACT_ERRNO","syscalls":[]}',
+    ]
+    # control: set to "" (Docker's default profile), user servers get no profile of the hub's
+    c = Config()
+    spawner.configure(c, config(seccomp_profile=""))
+    assert c.DockerSpawner.extra_host_config["security_opt"] == ["no-new-privileges:true"]
+    # fail closed: no hub without the profile, nor with one that is not JSON
+    profile.write_text("{not json")
+    with pytest.raises(settings.SettingsError, match=r"skyhub\.seccomp_profile: cannot read"):
+        spawner.configure(Config(), config(seccomp_profile=str(profile)))
+    profile.unlink()
+    with pytest.raises(settings.SettingsError, match="the hub does not start without it"):
+        spawner.configure(Config(), config(seccomp_profile=str(profile)))
 
 
 def test_bad_settings_stop_the_hub_config():
