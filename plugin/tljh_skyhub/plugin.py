@@ -1,19 +1,28 @@
 """The TLJH hooks: TLJH's jupyterhub_config.py calls tljh_custom_jupyterhub_config(c) after applying
-config.yaml and before loading jupyterhub_config.d/*.py."""
+config.yaml and its own settings and before loading jupyterhub_config.d/*.py, so what configure() sets wins
+over TLJH's defaults."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pluggy
 
-from . import spawner
+from . import login, spawner
 
 hookimpl = pluggy.HookimplMarker("tljh")
+
+
+def configure(c: Any, config: Mapping[str, Any]) -> dict[str, Any]:
+    """skyhub's hub: the spawner and the login name check; returns the skyhub settings."""
+    settings = spawner.configure(c, config)
+    c.Authenticator.post_auth_hook = login.check_name
+    return settings
 
 
 @hookimpl
 def tljh_custom_jupyterhub_config(c: Any) -> None:
     from tljh.configurer import load_config  # the hub environment's TLJH
 
-    spawner.configure(c, load_config())
+    configure(c, load_config())

@@ -23,8 +23,6 @@ from .settings import (
     tljh_default_limits,
 )
 
-# The longest escaped user name whose home directory name (and container name) still works.
-USERNAME_MAX_ESCAPED = 200
 # oom_score_adj of every user server's processes (the hub and traefik run at -500)
 USER_OOM_SCORE_ADJ = 500
 
@@ -81,7 +79,6 @@ def configure(c: Any, config: Mapping[str, Any]) -> dict[str, Any]:
     # How many servers may run at once (past it the hub answers "Active user limit exceeded. Try again in a
     # few minutes." and nobody already working is affected).
     c.JupyterHub.active_server_limit = active_server_limit(s, default_limits["mem_limit"])
-    c.Authenticator.post_auth_hook = check_name
     return s
 
 
@@ -98,25 +95,6 @@ def seccomp_option(path: str) -> str:
             "profile."
         ) from None
     return "seccomp=" + json.dumps(profile, separators=(",", ":"))
-
-
-def check_name(authenticator: Any, handler: Any, authentication: dict[str, Any]) -> dict[str, Any]:
-    """Refuse, at login and with a clear message, a name whose home directory name would be too long.
-
-    Every other name works end to end: DockerSpawner's escaping (one-to-one: "-" is escaped too) names the
-    container and the home directory, so two names never share a home."""
-    from dockerspawner import DockerSpawner
-    from tornado import web
-
-    escaped = DockerSpawner._escape(authentication["name"])
-    if len(escaped.encode()) > USERNAME_MAX_ESCAPED:
-        raise web.HTTPError(
-            403,
-            f"This user name is too long for this hub: its escaped form ({len(escaped)} characters) must be "
-            f"at most {USERNAME_MAX_ESCAPED}. Letters a-z and digits count once, other characters three "
-            "times or more. Choose a shorter name.",
-        )
-    return authentication
 
 
 def pre_spawn_hook(

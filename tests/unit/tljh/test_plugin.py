@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from types import SimpleNamespace
 
 import pytest
@@ -228,33 +227,6 @@ def test_server_limit_given_or_derived_from_memory(tmp_path):
     c = Config()
     spawner.configure(c, config())
     assert c.JupyterHub.active_server_limit >= 1
-
-
-class FakeWeb:
-    """tornado.web's HTTPError as the login handler uses it (status and message; tornado is the hub's)."""
-
-    class HTTPError(Exception):
-        def __init__(self, status_code, log_message):
-            super().__init__(log_message)
-            self.status_code = status_code
-
-
-def test_login_refuses_names_too_long_for_a_home_and_keeps_others(monkeypatch):
-    # the hub's environment has these; here: DockerSpawner's escaping of names (one-to-one: every character
-    # outside a-z0-9 becomes -XX; its real code runs on the appliance) and tornado's HTTPError
-    escape = lambda s: "".join(c if c.isascii() and c.isalnum() else f"-{ord(c):02x}" for c in s)  # noqa: E731
-    monkeypatch.setitem(
-        sys.modules, "dockerspawner", SimpleNamespace(DockerSpawner=SimpleNamespace(_escape=escape))
-    )
-    monkeypatch.setitem(sys.modules, "tornado", SimpleNamespace(web=FakeWeb))
-    c = Config()
-    spawner.configure(c, config())
-    check = c.Authenticator.post_auth_hook
-    for name in ["jane.doe@example.org", "o'brien", "zoë", "x" * 48]:
-        assert check(None, None, {"name": name}) == {"name": name}
-    with pytest.raises(FakeWeb.HTTPError, match="too long") as err:
-        check(None, None, {"name": "é" * 80})
-    assert err.value.status_code == 403
 
 
 # ---- config.yaml ownership (skyhub-tljh-apply) ----
