@@ -8,8 +8,7 @@ import sys
 from types import SimpleNamespace
 
 import pytest
-from tljh_skyhub import login, plugin
-from traitlets.config import Config
+from tljh_skyhub import login
 
 
 class FakeWeb:
@@ -55,12 +54,6 @@ def hub_modules(monkeypatch):
     monkeypatch.setitem(
         sys.modules, "jupyterhub.handlers.login", SimpleNamespace(LoginHandler=FakeLoginHandler)
     )
-
-
-def test_the_plugin_sets_the_login_check():
-    c = Config()
-    plugin.configure(c, {"skyhub": {"seccomp_profile": ""}})
-    assert c.Authenticator.post_auth_hook is login.check_name
 
 
 def test_login_refuses_names_too_long_for_a_home_or_with_control_characters_and_keeps_others(hub_modules):
