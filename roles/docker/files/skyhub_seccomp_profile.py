@@ -79,12 +79,18 @@ def default_from_deb(deb: Path) -> dict:
 
 
 def engine_version() -> str | None:
-    res = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "docker.io"], capture_output=True, text=True)
+    """The version of the installed docker.io's source package, which golang-github-docker-docker-dev is
+    built from. Not docker.io's own version: a binary-only rebuild (20.10.24+dfsg1-1+deb12u1+b6) adds a +bN
+    the architecture-independent -dev package never gets."""
+    res = subprocess.run(
+        ["dpkg-query", "-W", "-f=${source:Version}", "docker.io"], capture_output=True, text=True
+    )
     return res.stdout.strip() if res.returncode == 0 and res.stdout.strip() else None
 
 
 def download(cache: Path) -> Path:
-    """Debian's package of the engine's source, the engine's version when Debian's docker.io is installed."""
+    """Debian's package of the engine's source, of the engine's source version when Debian's docker.io is
+    installed."""
     cache.mkdir(parents=True, exist_ok=True, mode=0o755)
     version = engine_version()
     wanted = f"{PACKAGE}={version}" if version else PACKAGE

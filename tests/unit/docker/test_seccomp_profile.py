@@ -109,3 +109,30 @@ def test_reads_the_profile_from_the_package_and_writes_only_on_change(tmp_path, 
     assert tool.main(["--out", str(out), "--deb", str(deb)]) == 1
     assert "holds no github.com/docker/docker/profiles/seccomp/default.json" in capsys.readouterr().err
     assert out.read_text() == before
+
+
+@pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="needs dpkg-query (Debian)")
+def test_the_package_version_is_the_engine_source_version_without_a_binary_rebuild_suffix(
+    tmp_path, monkeypatch
+):
+    """docker.io 20.10.24+dfsg1-1+deb12u1+b6 (a binary-only rebuild, Debian 12 in 2026-12) comes from source
+    20.10.24+dfsg1-1+deb12u1, the only version golang-github-docker-docker-dev has: `apt-get download` of
+    docker.io's own version failed (converge of the appliance and of the image)."""
+    (tmp_path / "info").mkdir()
+    (tmp_path / "updates").mkdir()
+    (tmp_path / "status").write_text(
+        "Package: docker.io\nStatus: install ok installed\nVersion: 20.10.24+dfsg1-1+deb12u1+b6\n"
+        "Architecture: amd64\nSource: docker.io (20.10.24+dfsg1-1+deb12u1)\nMaintainer: t <t@t>\n"
+        "Description: test\n"
+    )
+    real_run = subprocess.run
+
+    def run(argv, **kwargs):  # the real dpkg-query, reading this status file instead of the machine's
+        assert argv[0] == "dpkg-query"
+        return real_run([argv[0], f"--admindir={tmp_path}", *argv[1:]], **kwargs)
+
+    monkeypatch.setattr(tool.subprocess, "run", run)
+    assert tool.engine_version() == "20.10.24+dfsg1-1+deb12u1"
+    # control: docker.io's own version carries the suffix
+    own = run(["dpkg-query", "-W", "-f=${Version}", "docker.io"], capture_output=True, text=True).stdout
+    assert own == "20.10.24+dfsg1-1+deb12u1+b6"
