@@ -7,9 +7,11 @@ import copy
 import importlib.util
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import quote, unquote
 
 import jinja2
 import pytest
@@ -163,8 +165,6 @@ class FakeTraefikFileProxy(traitlets.HasTraits):
     def __init__(self, loaded=None):
         super().__init__()
         self.loaded = loaded or {}
-        self.dumped = []
-        self.dynamic_config_handler = SimpleNamespace(atomic_dump=self.dumped.append)
 
     def _dynamic_config_for_route(self, routespec, target, data):
         from urllib.parse import unquote
@@ -295,7 +295,11 @@ def test_login_refuses_names_too_long_for_a_home_or_with_control_characters_and_
     assert form.status == 403 and "too long" in done.value.args[0]
     with pytest.raises(FakeWeb.Finish) as done:
         check("ann\x01", FakeLoginHandler())
-    assert "control characters" in done.value.args[0]
+    assert "control or invisible characters" in done.value.args[0]
+    for name in ["ale\u00adams", "ann\x90", "a\u00a0b", "a\u2028b", "a\ufeffb"]:  # invisible ones too
+        with pytest.raises(FakeWeb.Finish) as done:
+            check(name, FakeLoginHandler())
+        assert "invisible" in done.value.args[0], repr(name)
     # other handlers (OAuth callbacks): JupyterHub's error page with the reason
     with pytest.raises(FakeWeb.HTTPError, match="too long") as err:
         check("é" * 80, FakeOAuthHandler())
@@ -329,10 +333,49 @@ def test_route_rules_match_both_forms_and_never_hold_a_backtick_of_a_name(snippe
     assert snippet.ns["skyhub_route_rule"](routespec) == rule
 
 
-def test_route_rule_refuses_what_it_cannot_route(snippet):
-    for bad in ["/user/ann", "ho`st/user/ann/"]:
-        with pytest.raises(ValueError, match="refusing to route"):
-            snippet.ns["skyhub_route_rule"](bad)
+def test_route_rule_writes_a_safe_rule_for_anything_but_a_routespec_without_its_slash(snippet):
+    rule = snippet.ns["skyhub_route_rule"]
+    with pytest.raises(ValueError, match="must end with /"):
+        rule("/user/ann")  # JupyterHub never makes one (a prefix without it would match /user/anna)
+    assert rule("/user/a`b/") == "( PathPrefix(`/user/a%60b/`) || Path(`/user/a%60b`) )"
+    assert rule("ho`st/user/ann/").startswith("Host(`ho%60st`) && ")
+
+
+def _matchers(rule: str) -> list[str]:
+    return re.findall(r"(?:PathPrefix|Path|Host)\(`([^`]*)`\)", rule)
+
+
+def test_route_rules_are_one_to_one_and_survive_the_rules_file_for_every_name(snippet):
+    """Every name the hub could hold (each code point below U+3000 in a name, and crafted ones): the rule
+    holds only printable characters (the rules file's TOML writer mangles U+007F-U+00A0 and U+00AD,
+    traefik's raw strings drop CR), each matcher string is one backtick-free string, and no string of one
+    user's rule is a string of another's (a soft-hyphen name took alexadams' route before; o%2527brien's
+    decoded form is o'brien's encoded path)."""
+    rule = snippet.ns["skyhub_route_rule"]
+    names = [f"a{chr(cp)}b" for cp in range(0x3000) if chr(cp) != "/"]
+    names += [
+        "alexadams",
+        "ale\u00adams",
+        "o'brien",
+        "o%27brien",
+        "o%2527brien",
+        "an\rn",
+        "ann",
+        "a&b",
+        "a%26b",
+    ]
+    names += ["x`)||hostregexp(`.+`)||hostregexp(`y", "zoë", "zo%C3%AB"]
+    owner: dict[str, str] = {}
+    for name in names:
+        made = rule(f"/user/{quote(name, safe='@~')}/")
+        assert made.isprintable(), repr(name)
+        assert made.count("`") == 2 * len(_matchers(made)), repr(name)  # backticks only delimit
+        for form in _matchers(made):
+            key = form.rstrip("/")
+            assert owner.setdefault(key, name) == name, f"{name!r} and {owner[key]!r} share {form!r}"
+    # control: upstream's only form, the decoded name, collides and is not printable for these names
+    assert unquote(quote("o%27brien", safe="@~")) == quote("o'brien", safe="@~")
+    assert not unquote(quote("ale\u00adams", safe="@~")).isprintable()
 
 
 def test_proxy_uses_the_safe_rule_control_upstream_would_inject(snippet):
@@ -349,52 +392,33 @@ def test_proxy_uses_the_safe_rule_control_upstream_would_inject(snippet):
 
 
 def test_rules_written_before_the_fix_are_rewritten_when_the_hub_starts(snippet):
-    """The hub re-adds a route only when its target changes: a rule already in the file (an older release's,
-    or an injected one) is rewritten when the proxy loads the file; a route it cannot route is dropped."""
-    bad = "( PathPrefix(`/user/x`)||hostregexp(`.+`)||hostregexp(`y/`) )"
+    """The hub re-adds a route only when its target changes: the rules of the routes in the hub's rules file
+    (an older release's, upstream's) are rewritten when the proxy loads the file; the hub writes them at
+    start."""
+    injecting = "/user/x%60)%7C%7Chostregexp(%60.%2B%60)%7C%7Chostregexp(%60y/"
     loaded = {
         "http": {
-            "routers": {"r1": {"rule": bad, "service": "s1"}, "r2": {"rule": "x", "service": "s2"}},
+            "routers": {
+                "r1": {
+                    "rule": "( PathPrefix(`/user/x`)||hostregexp(`.+`)||hostregexp(`y/`) )",
+                    "service": "s1",
+                },
+                "r2": {"rule": "( PathPrefix(`/user/o'brien/`) || Path(`/user/o'brien`) )", "service": "s2"},
+            },
             "services": {"s1": {}, "s2": {}},
         },
         "jupyterhub": {
             "routes": {
-                "r1": {
-                    "routespec": "/user/x%60)%7C%7Chostregexp(%60.%2B%60)%7C%7Chostregexp(%60y/",
-                    "router": "r1",
-                },
-                "r2": {"routespec": "ho`st/user/y/", "router": "r2", "service": "s2"},
+                "r1": {"routespec": injecting, "router": "r1", "service": "s1"},
+                "r2": {"routespec": "/user/o%27brien/", "router": "r2", "service": "s2"},
             }
         },
     }
     proxy = snippet.c.JupyterHub.proxy_class(loaded)
-    config = proxy.dynamic_config
-    rule = config["http"]["routers"]["r1"]["rule"]
-    assert rule == snippet.ns["skyhub_route_rule"](loaded["jupyterhub"]["routes"]["r1"]["routespec"])
-    assert "r2" not in config["http"]["routers"] and "s2" not in config["http"]["services"]
-    assert "r2" not in config["jupyterhub"]["routes"]
-    assert proxy.dumped == [config]  # written back, so traefik sees it at once
-    # control: a file whose rules are already right is not rewritten
-    fine = snippet.c.JupyterHub.proxy_class(copy.deepcopy(config))
-    assert fine.dynamic_config == config and fine.dumped == []
-
-
-def test_user_servers_get_the_seccomp_profile_and_the_hub_refuses_to_start_without_it(tmp_path, monkeypatch):
-    profile = tmp_path / "seccomp.json"
-    profile.write_text('{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": []}')
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
-    env.filters["to_json"] = json.dumps
-    env.filters["int"] = int
-    template = env.from_string((ROLE / "templates" / "10-skyhub-spawner.py.j2").read_text())
-    text = template.render(**{**VARS, "_tljh_home_root": str(tmp_path), "tljh_skel_dir": str(tmp_path),
-                              "tljh_spawner_seccomp_profile": str(profile)})  # fmt: skip
-    assert "SECCOMP" in text
-    ns = {"SECCOMP_TEXT": text}
-    # only the block that reads the profile (the rest of the file needs the hub's modules: see `snippet`)
-    block = text[text.index("with open(") : text.index("c.DockerSpawner.extra_host_config")]
-    exec(compile("import json\n" + block, "seccomp", "exec"), ns)
-    assert ns["SECCOMP"] == 'seccomp={"defaultAction":"SCMP_ACT_ERRNO","syscalls":[]}'
-    assert "SECCOMP]," in text or "SECCOMP]" in text
-    profile.unlink()
-    with pytest.raises(FileNotFoundError):  # fail closed: no hub without the profile
-        exec(compile("import json\n" + block, "seccomp", "exec"), {})
+    routers = proxy.dynamic_config["http"]["routers"]
+    for alias, spec in (("r1", injecting), ("r2", "/user/o%27brien/")):
+        assert routers[alias]["rule"] == snippet.ns["skyhub_route_rule"](spec)
+    assert "hostregexp(`" not in routers["r1"]["rule"] and "o%27brien" in routers["r2"]["rule"]
+    # control: a file whose rules are already right comes back as it was
+    again = copy.deepcopy(proxy.dynamic_config)
+    assert snippet.c.JupyterHub.proxy_class(again).dynamic_config == again
