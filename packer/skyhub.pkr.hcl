@@ -160,6 +160,9 @@ build {
   provisioner "shell" {
     execute_command = "sudo -n sh -c '{{ .Vars }} {{ .Path }}' || sh -c '{{ .Vars }} {{ .Path }}'"
     inline = [
+      # journald would write new journal files between this check and the snapshot (seen in a loaded run):
+      # stop it and its sockets first; the image's units are unchanged, so every instance starts it again
+      "if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl stop systemd-journald.socket systemd-journald-dev-log.socket systemd-journald-audit.socket systemd-journald.service || true; fi",
       "python3 /tmp/skyhub-image-secrets.py --list /tmp/skyhub-image-secrets.yml --remove",
       "find /tmp /var/tmp -mindepth 1 -maxdepth 1 ! -name 'script_*' ! -name 'skyhub-image-secrets.*' -exec rm -rf {} +",
       "python3 /tmp/skyhub-image-secrets.py --list /tmp/skyhub-image-secrets.yml --check",

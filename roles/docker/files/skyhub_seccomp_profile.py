@@ -79,32 +79,30 @@ def default_from_deb(deb: Path) -> dict:
 
 
 def engine_version() -> str | None:
-    """The version of the installed docker.io's source package, which golang-github-docker-docker-dev is
-    built from. Not docker.io's own version: a binary-only rebuild (20.10.24+dfsg1-1+deb12u1+b6) adds a +bN
-    the architecture-independent -dev package never gets."""
+    """The source version of the installed docker.io (a binary rebuild, 20.10.24+dfsg1-1+deb12u1+b6, comes
+    from source 20.10.24+dfsg1-1+deb12u1: the version the source's other packages carry)."""
     res = subprocess.run(
-        ["dpkg-query", "-W", "-f=${source:Version}", "docker.io"], capture_output=True, text=True
+        ["dpkg-query", "-W", "-f=${source:Version}", "docker.io"], capture_output=True, text=True, check=False
     )
     return res.stdout.strip() if res.returncode == 0 and res.stdout.strip() else None
 
 
 def download(cache: Path) -> Path:
-    """Debian's package of the engine's source, of the engine's source version when Debian's docker.io is
-    installed."""
+    """Debian's package of the engine's source: the installed docker.io's source version when there is one,
+    else the version apt would install."""
     cache.mkdir(parents=True, exist_ok=True, mode=0o755)
     version = engine_version()
-    wanted = f"{PACKAGE}={version}" if version else PACKAGE
-    have = sorted(
-        cache.glob(f"{PACKAGE}_{version.replace(':', '%3a')}_*.deb" if version else f"{PACKAGE}_*.deb")
-    )
+    pattern = f"{PACKAGE}_{version.replace(':', '%3a')}_*.deb" if version else f"{PACKAGE}_*.deb"
+    have = sorted(cache.glob(pattern))
     if have:
         return have[-1]
+    wanted = f"{PACKAGE}={version}" if version else PACKAGE
     res = subprocess.run(["apt-get", "download", "-q", wanted], cwd=cache, capture_output=True, text=True)
     if res.returncode != 0:
         raise ProfileError(f"apt-get download {wanted} failed: {res.stderr.strip()[-500:]}")
-    have = sorted(cache.glob(f"{PACKAGE}_*.deb"), key=lambda p: p.stat().st_mtime)
+    have = sorted(cache.glob(pattern))
     if not have:
-        raise ProfileError(f"apt-get download {wanted} left no {PACKAGE}_*.deb in {cache}")
+        raise ProfileError(f"apt-get download {wanted} left no {pattern} in {cache}")
     return have[-1]
 
 

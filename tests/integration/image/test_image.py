@@ -150,6 +150,9 @@ def run_checks_on(name: str, tests: str) -> None:
         cwd=REPO, capture_output=True, text=True, check=False,
     )  # fmt: skip
     print(res.stdout[-3000:])
+    if res.returncode != 0:  # what the hub said, for a failure seen only in CI
+        hub_log = in_instance(name, "journalctl -u jupyterhub --no-pager -n 80 -o cat", check=False)
+        print(f"---- {name}: the hub's journal ----\n{hub_log}")
     assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:]
 
 
@@ -182,6 +185,9 @@ def test_browser_walks_the_demo_on_the_booted_image(two):
         env={**os.environ, "SKYHUB_HUB_URL": f"http://{ip}"},
     )  # fmt: skip
     print(res.stdout[-3000:])
+    if res.returncode != 0:  # what the hub said, for a failure seen only in CI
+        hub_log = in_instance(name, "journalctl -u jupyterhub --no-pager -n 80 -o cat", check=False)
+        print(f"---- {name}: the hub's journal ----\n{hub_log}")
     assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:]
     assert " passed" in res.stdout and "skipped" not in res.stdout, res.stdout[-2000:]
 
