@@ -20,8 +20,11 @@ def name_problem(name: str) -> str | None:
     from dockerspawner import DockerSpawner
 
     escaped = DockerSpawner._escape(name)
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in name):
-        return "This user name contains control characters. Choose a name of letters, digits and punctuation."
+    if not name.isprintable():  # control characters, and invisible ones (soft hyphen, no-break space, ...)
+        return (
+            "This user name contains control or invisible characters. Choose a name of letters, digits and "
+            "punctuation."
+        )
     if any(char in NAME_UNROUTABLE for char in name):
         return (
             f"This user name contains one of {' '.join(NAME_UNROUTABLE)}, which this hub cannot route to a "
@@ -38,7 +41,7 @@ def name_problem(name: str) -> str | None:
 
 async def check_name(authenticator: Any, handler: Any, authentication: dict[str, Any]) -> dict[str, Any]:
     """Refuse, at login and with a clear message, a name whose home directory name would be too long, that
-    holds control characters or that traefik cannot route (name_problem)."""
+    holds control or invisible characters or that traefik cannot route (name_problem)."""
     from jupyterhub.handlers.login import LoginHandler
     from tornado import web
 
@@ -46,7 +49,7 @@ async def check_name(authenticator: Any, handler: Any, authentication: dict[str,
     problem = name_problem(name)
     if problem is None:
         return authentication
-    authenticator.log.warning("Refused login name %r: %s", name[:40], problem)
+    authenticator.log.warning("Refused login name %r: %s", name[:16], problem)
     if isinstance(handler, LoginHandler):
         # The login form again, with the reason. (Raising HTTPError here gives an EMPTY 403 page with the
         # first-use authenticator: its login handler's render_template lacks the `sync` argument JupyterHub's

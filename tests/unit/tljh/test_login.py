@@ -74,7 +74,11 @@ def test_login_refuses_names_too_long_for_a_home_or_with_control_characters_and_
     assert form.status == 403 and "too long" in done.value.args[0]
     with pytest.raises(FakeWeb.Finish) as done:
         check("ann\x01", FakeLoginHandler())
-    assert "control characters" in done.value.args[0]
+    assert "control or invisible characters" in done.value.args[0]
+    for name in ["ale\u00adams", "ann\x90", "a\u00a0b", "a\u2028b", "a\ufeffb"]:  # invisible ones too
+        with pytest.raises(FakeWeb.Finish) as done:
+            check(name, FakeLoginHandler())
+        assert "invisible" in done.value.args[0], repr(name)
     # other handlers (OAuth callbacks): JupyterHub's error page with the reason
     with pytest.raises(FakeWeb.HTTPError, match="too long") as err:
         check("é" * 80, FakeOAuthHandler())

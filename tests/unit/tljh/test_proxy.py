@@ -4,12 +4,13 @@ one TLJH's own jupyterhub_config.py ends up with."""
 from __future__ import annotations
 
 import copy
+import re
 import sys
 import tarfile
 import tomllib
 from pathlib import Path
 from types import SimpleNamespace
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import pluggy
 import pytest
@@ -36,8 +37,6 @@ class FakeTraefikFileProxy(traitlets.HasTraits):
     def __init__(self, loaded=None):
         super().__init__()
         self.loaded = loaded or {}
-        self.dumped = []
-        self.dynamic_config_handler = SimpleNamespace(atomic_dump=self.dumped.append)
 
     def _dynamic_config_for_route(self, routespec, target, data):
         rule = f"( PathPrefix(`{unquote(routespec)}`) || Path(`{unquote(routespec).rstrip('/')}`) )"
@@ -91,10 +90,49 @@ def test_route_rules_match_both_forms_and_never_hold_a_backtick_of_a_name(routes
     assert proxy.route_rule(routespec) == rule
 
 
-def test_route_rule_refuses_what_it_cannot_route():
-    for bad in ["/user/ann", "ho`st/user/ann/"]:
-        with pytest.raises(ValueError, match="refusing to route"):
-            proxy.route_rule(bad)
+def test_route_rule_writes_a_safe_rule_for_anything_but_a_routespec_without_its_slash():
+    with pytest.raises(ValueError, match="must end with /"):
+        proxy.route_rule(
+            "/user/ann"
+        )  # JupyterHub never makes one (a prefix without it would match /user/anna)
+    assert proxy.route_rule("/user/a`b/") == "( PathPrefix(`/user/a%60b/`) || Path(`/user/a%60b`) )"
+    assert proxy.route_rule("ho`st/user/ann/").startswith("Host(`ho%60st`) && ")
+
+
+def _matchers(rule: str) -> list[str]:
+    return re.findall(r"(?:PathPrefix|Path|Host)\(`([^`]*)`\)", rule)
+
+
+def test_route_rules_are_one_to_one_and_survive_the_rules_file_for_every_name():
+    """Every name the hub could hold (each code point below U+3000 in a name, and crafted ones): the rule
+    holds only printable characters (the rules file's TOML writer mangles U+007F-U+00A0 and U+00AD,
+    traefik's raw strings drop CR), each matcher string is one backtick-free string, and no string of one
+    user's rule is a string of another's (a soft-hyphen name took alexadams' route before; o%2527brien's
+    decoded form is o'brien's encoded path)."""
+    names = [f"a{chr(cp)}b" for cp in range(0x3000) if chr(cp) != "/"]
+    names += [
+        "alexadams",
+        "ale\u00adams",
+        "o'brien",
+        "o%27brien",
+        "o%2527brien",
+        "an\rn",
+        "ann",
+        "a&b",
+        "a%26b",
+    ]
+    names += ["x`)||hostregexp(`.+`)||hostregexp(`y", "zoë", "zo%C3%AB"]
+    owner: dict[str, str] = {}
+    for name in names:
+        made = proxy.route_rule(f"/user/{quote(name, safe='@~')}/")
+        assert made.isprintable(), repr(name)
+        assert made.count("`") == 2 * len(_matchers(made)), repr(name)  # backticks only delimit
+        for form in _matchers(made):
+            key = form.rstrip("/")
+            assert owner.setdefault(key, name) == name, f"{name!r} and {owner[key]!r} share {form!r}"
+    # control: upstream's only form, the decoded name, collides and is not printable for these names
+    assert unquote(quote("o%27brien", safe="@~")) == quote("o'brien", safe="@~")
+    assert not unquote(quote("ale\u00adams", safe="@~")).isprintable()
 
 
 def test_proxy_uses_the_safe_rule_control_upstream_would_inject(proxy_class):
@@ -110,34 +148,35 @@ def test_proxy_uses_the_safe_rule_control_upstream_would_inject(proxy_class):
 
 
 def test_rules_written_before_the_fix_are_rewritten_when_the_hub_starts(proxy_class):
-    """The hub re-adds a route only when its target changes: a rule already in the file (an older release's,
-    or an injected one) is rewritten when the proxy loads the file; a route it cannot route is dropped."""
-    bad = "( PathPrefix(`/user/x`)||hostregexp(`.+`)||hostregexp(`y/`) )"
+    """The hub re-adds a route only when its target changes: the rules of the routes in the hub's rules file
+    (an older release's, upstream's) are rewritten when the proxy loads the file; the hub writes them at
+    start."""
+    injecting = "/user/x%60)%7C%7Chostregexp(%60.%2B%60)%7C%7Chostregexp(%60y/"
     loaded = {
         "http": {
-            "routers": {"r1": {"rule": bad, "service": "s1"}, "r2": {"rule": "x", "service": "s2"}},
+            "routers": {
+                "r1": {
+                    "rule": "( PathPrefix(`/user/x`)||hostregexp(`.+`)||hostregexp(`y/`) )",
+                    "service": "s1",
+                },
+                "r2": {"rule": "( PathPrefix(`/user/o'brien/`) || Path(`/user/o'brien`) )", "service": "s2"},
+            },
             "services": {"s1": {}, "s2": {}},
         },
         "jupyterhub": {
             "routes": {
-                "r1": {
-                    "routespec": "/user/x%60)%7C%7Chostregexp(%60.%2B%60)%7C%7Chostregexp(%60y/",
-                    "router": "r1",
-                },
-                "r2": {"routespec": "ho`st/user/y/", "router": "r2", "service": "s2"},
+                "r1": {"routespec": injecting, "router": "r1", "service": "s1"},
+                "r2": {"routespec": "/user/o%27brien/", "router": "r2", "service": "s2"},
             }
         },
     }
-    hub_proxy = proxy_class(loaded)
-    config = hub_proxy.dynamic_config
-    rule = config["http"]["routers"]["r1"]["rule"]
-    assert rule == proxy.route_rule(loaded["jupyterhub"]["routes"]["r1"]["routespec"])
-    assert "r2" not in config["http"]["routers"] and "s2" not in config["http"]["services"]
-    assert "r2" not in config["jupyterhub"]["routes"]
-    assert hub_proxy.dumped == [config]  # written back, so traefik sees it at once
-    # control: a file whose rules are already right is not rewritten
-    fine = proxy_class(copy.deepcopy(config))
-    assert fine.dynamic_config == config and fine.dumped == []
+    routers = proxy_class(loaded).dynamic_config["http"]["routers"]
+    for alias, spec in (("r1", injecting), ("r2", "/user/o%27brien/")):
+        assert routers[alias]["rule"] == proxy.route_rule(spec)
+    assert "hostregexp(`" not in routers["r1"]["rule"] and "o%27brien" in routers["r2"]["rule"]
+    # control: a file whose rules are already right comes back as it was
+    again = copy.deepcopy(proxy_class(loaded).dynamic_config)
+    assert proxy_class(again).dynamic_config == again
 
 
 @pytest.fixture
