@@ -196,14 +196,19 @@ def snippet(tmp_path, monkeypatch):
     monkeypatch.setitem(
         sys.modules, "jupyterhub.handlers.login", SimpleNamespace(LoginHandler=FakeLoginHandler)
     )
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
-    env.filters["to_json"] = json.dumps
-    env.filters["int"] = int
     home, skel = tmp_path / "home", tmp_path / "skel"
     home.mkdir()
     skel.mkdir()
+    return load_snippet(home, skel)
+
+
+def load_snippet(home: Path, skel: Path, **overrides) -> SimpleNamespace:
+    """The rendered snippet, run as the hub runs it (the `snippet` fixture's fakes must be in place)."""
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    env.filters["to_json"] = json.dumps
+    env.filters["int"] = int
     text = env.from_string((ROLE / "templates" / "10-skyhub-spawner.py.j2").read_text()).render(
-        **{**VARS, "_tljh_home_root": str(home), "tljh_skel_dir": str(skel)}
+        **{**VARS, "_tljh_home_root": str(home), "tljh_skel_dir": str(skel), **overrides}
     )
     c = Config()
     ns = {"get_config": lambda: c}
@@ -422,3 +427,18 @@ def test_rules_written_before_the_fix_are_rewritten_when_the_hub_starts(snippet)
     # control: a file whose rules are already right comes back as it was
     again = copy.deepcopy(proxy.dynamic_config)
     assert snippet.c.JupyterHub.proxy_class(again).dynamic_config == again
+
+
+def test_user_servers_get_the_seccomp_profile_and_the_hub_refuses_to_start_without_it(snippet, tmp_path):
+    # control: without a profile set, user servers get Docker's default (no seccomp option)
+    assert snippet.c.DockerSpawner.extra_host_config["security_opt"] == ["no-new-privileges:true"]
+    profile = tmp_path / "seccomp.json"
+    profile.write_text('{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": []}')
+    hub = load_snippet(snippet.home, snippet.skel, tljh_spawner_seccomp_profile=str(profile))
+    assert hub.c.DockerSpawner.extra_host_config["security_opt"] == [
+        "no-new-privileges:true",
+        'seccomp={"defaultAction":"SCMP_ACT_ERRNO","syscalls":[]}',
+    ]
+    profile.unlink()
+    with pytest.raises(FileNotFoundError):  # fail closed: no hub without the profile
+        load_snippet(snippet.home, snippet.skel, tljh_spawner_seccomp_profile=str(profile))
