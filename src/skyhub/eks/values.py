@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 CARRIED = "carried"
@@ -470,35 +471,34 @@ def _images(v: dict[str, Any], out: Rendered) -> None:
 
 # --- limits -----------------------------------------------------------------------------------------------
 
-LIMITS_HOOK = """\
-# skyhub: per-group and per-user limits and home sizes, with the single-VM hub's precedence:
-# user override > the largest of the user's group overrides > default (per setting).
+# The single-VM hub's settings module (sizes, limit precedence): the one copy of those rules, mounted into
+# the hub pod by hub.extraFiles and loaded by the hook below.
+SETTINGS_MODULE = Path(__file__).resolve().parents[3] / "plugin" / "tljh_skyhub" / "settings.py"
+SETTINGS_MOUNT = "/usr/local/etc/jupyterhub/skyhub/tljh_skyhub_settings.py"
+
+LIMITS_HOOK = f"""\
+# skyhub: per-group and per-user limits and home sizes, with the single-VM hub's precedence
+# (user override > the largest of the user's group overrides > default), from its own settings module.
+import importlib.util
+
 from z2jh import get_config
 
-_SKYHUB = get_config("custom.skyhub", {})
-_UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+_SKYHUB = get_config("custom.skyhub", {{}})
+_spec = importlib.util.spec_from_file_location("tljh_skyhub_settings", "{SETTINGS_MOUNT}")
+_settings = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_settings)
 
 
 def _skyhub_bytes(size):
-    size = str(size).strip().upper().removesuffix("I")
-    if size[-1:] in _UNITS:
-        return int(float(size[:-1]) * _UNITS[size[-1]])
-    return int(float(size))
-
-
-def _skyhub_pick(table, username, groups, key, order):
-    out = table["default"].get(key)
-    values = [table["groups"][g][key] for g in groups if key in table["groups"].get(g, {})]
-    if values:
-        out = max(values, key=order)
-    return table["users"].get(username, {}).get(key, out)
+    # a Kubernetes quantity ("5Gi") read as the settings module reads sizes ("5G" = 5 GiB)
+    return _settings.to_bytes(str(size).removesuffix("i"))
 
 
 def _skyhub_pre_spawn(spawner):
     name, groups = spawner.user.name, [g.name for g in spawner.user.groups]
     limits, storage = _SKYHUB["limits"], _SKYHUB["storage"]
-    mem = _skyhub_pick(limits, name, groups, "mem_limit", _skyhub_bytes)
-    cpu = float(_skyhub_pick(limits, name, groups, "cpu_limit", float))
+    mine = _settings.effective_limits(limits["default"], limits, name, groups)
+    mem, cpu = mine["mem_limit"], float(mine["cpu_limit"])
     spawner.mem_limit = mem
     spawner.cpu_limit = cpu
     # a guarantee above the limit would make the pod invalid: cap it
@@ -507,7 +507,9 @@ def _skyhub_pre_spawn(spawner):
     if spawner.cpu_guarantee and float(spawner.cpu_guarantee) > cpu:
         spawner.cpu_guarantee = cpu
     # only used when the home volume is first created (KubeSpawner does not resize existing claims)
-    spawner.storage_capacity = _skyhub_pick(storage, name, groups, "size", _skyhub_bytes)
+    spawner.storage_capacity = _settings.pick(
+        storage["default"]["size"], storage, name, groups, "size", _skyhub_bytes
+    )
 
 
 c.KubeSpawner.pre_spawn_hook = _skyhub_pre_spawn
@@ -525,6 +527,10 @@ def _limits(v: dict[str, Any], out: Rendered) -> None:
         "users": copy.deepcopy(v["tljh_spawner_user_limits"]),
     }
     out.values["hub"]["extraConfig"]["10-skyhub-limits"] = LIMITS_HOOK
+    out.values["hub"].setdefault("extraFiles", {})["skyhub-settings"] = {
+        "mountPath": SETTINGS_MOUNT,
+        "stringData": SETTINGS_MODULE.read_text(),
+    }
     _add(
         out,
         "tljh_spawner_mem_limit",

@@ -248,17 +248,33 @@ class _Spawner:
         self.storage_capacity = None
 
 
-def _load_hook(rendered: values.Rendered, monkeypatch: pytest.MonkeyPatch) -> Config:
-    """Run the extraConfig snippet as the chart's hub would, with z2jh.get_config serving custom.*."""
+def _load_hook(rendered: values.Rendered, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Config:
+    """Run the extraConfig snippet as the chart's hub would: z2jh.get_config serving custom.*, and the
+    settings module from hub.extraFiles at its mount path (here under tmp_path)."""
     custom = rendered.values["custom"]
     z2jh = types.ModuleType("z2jh")
     z2jh.get_config = lambda key, default=None: (
         custom[key.split(".", 1)[1]] if key == "custom.skyhub" else default
     )
     monkeypatch.setitem(sys.modules, "z2jh", z2jh)
+    mounted = rendered.values["hub"]["extraFiles"]["skyhub-settings"]
+    local = tmp_path / mounted["mountPath"].lstrip("/")
+    local.parent.mkdir(parents=True)
+    local.write_text(mounted["stringData"])
+    hook = rendered.values["hub"]["extraConfig"]["10-skyhub-limits"]
+    assert mounted["mountPath"] in hook
     c = Config()
-    exec(compile(rendered.values["hub"]["extraConfig"]["10-skyhub-limits"], "extraConfig", "exec"), {"c": c})
+    exec(compile(hook.replace(mounted["mountPath"], str(local)), "extraConfig", "exec"), {"c": c})
     return c
+
+
+def test_the_hook_uses_the_hub_plugins_settings_module(oidc: values.Rendered) -> None:
+    # one copy of the size and precedence rules: the file the hub pod gets is the plugin's module
+    plugin_module = ROOT / "plugin" / "tljh_skyhub" / "settings.py"
+    assert oidc.values["hub"]["extraFiles"]["skyhub-settings"]["stringData"] == plugin_module.read_text()
+    hook = oidc.values["hub"]["extraConfig"]["10-skyhub-limits"]
+    assert "_settings.effective_limits(" in hook and "_settings.pick(" in hook
+    assert "max(" not in hook  # no precedence rule of its own
 
 
 @pytest.mark.parametrize(
@@ -278,16 +294,19 @@ def test_limits_hook_precedence(
     mem: str,
     cpu: float,
     size: str,
+    tmp_path: Path,
 ) -> None:
-    c = _load_hook(oidc, monkeypatch)
+    c = _load_hook(oidc, monkeypatch, tmp_path)
     spawner = _Spawner(user, groups)
     c.KubeSpawner.pre_spawn_hook(spawner)
     assert (spawner.mem_limit, spawner.cpu_limit, spawner.storage_capacity) == (mem, cpu, size)
 
 
-def test_limits_hook_caps_guarantees_below_small_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_limits_hook_caps_guarantees_below_small_limits(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     r = values.render({"tljh_spawner_user_limits": {"tiny": {"mem_limit": "512M", "cpu_limit": 0.1}}})
-    c = _load_hook(r, monkeypatch)
+    c = _load_hook(r, monkeypatch, tmp_path)
     spawner = _Spawner("tiny", [], mem_guarantee="1G", cpu_guarantee=0.25)
     c.KubeSpawner.pre_spawn_hook(spawner)
     assert spawner.mem_guarantee == "512M" and spawner.cpu_guarantee == 0.1
