@@ -140,13 +140,29 @@ def test_oidc(oidc: values.Rendered) -> None:
     assert g["oauth_callback_url"] == "https://jupyter.example.edu/hub/oauth_callback"
 
 
-def test_oidc_auth_matches_the_tljh_role() -> None:
-    """Same class settings as roles/tljh/vars/main.yml writes for the VM hub (key for key)."""
-    tljh_vars = yaml.safe_load((ROOT / "roles/tljh/vars/main.yml").read_text())
-    for kind, cls in (("github", "GitHubOAuthenticator"), ("oidc", "GenericOAuthenticator")):
-        vm_keys = set(tljh_vars["_tljh_auth_by_type"][kind][cls])
-        rendered = render("github-team" if kind == "github" else "oidc-datasets")
-        assert set(rendered.values["hub"]["config"][cls]) == vm_keys
+@pytest.mark.parametrize(("kind", "name"), [("github", "github-team"), ("oidc", "oidc-datasets")])
+def test_auth_matches_the_tljh_role(kind: str, name: str) -> None:
+    """The chart's hub gets what the tljh role writes into config.yaml for the VM hub, key for key and value
+    for value: both come from the hub plugin's mapping (plugin/tljh_skyhub/auth.py)."""
+    sys.path.insert(0, str(ROOT / "roles" / "tljh" / "filter_plugins"))
+    try:
+        import tljh_auth
+    finally:
+        sys.path.pop(0)
+    inventory = load_vars(EXAMPLES / name)
+    rendered = render(name)
+    role_vars = {**yaml.safe_load((ROOT / "roles/tljh/defaults/main.yml").read_text()), **inventory}
+    section = tljh_auth.tljh_auth_section(
+        kind, role_vars, values.callback_url(values.effective_vars(inventory))
+    )
+    cls = rendered.values["hub"]["config"]["JupyterHub"]["authenticator_class"]
+    assert cls == {"github": "github", "oidc": "generic-oauth"}[kind]
+    assert section == {
+        "type": tljh_auth.auth.CLASSES[kind][0],
+        **{k: v for k, v in section.items() if k != "type"},
+    }
+    (class_name,) = [k for k in section if k != "type"]
+    assert rendered.values["hub"]["config"][class_name] == section[class_name]
 
 
 @pytest.mark.parametrize(("name", "admins"), [("local-demo", ["admin"]), ("github-team", ["alice", "bob"])])
