@@ -28,5 +28,6 @@ setpriv --reuid 1000 --regid 1000 --clear-groups python3 /payload/writer.py /srv
 echo "== bypass (documented limit: a file's owner may change its project id)"
 setpriv --reuid 1000 --regid 1000 --clear-groups python3 /payload/bypass.py /srv/skyhub/home/bob 30
 echo "== report"; $Q report; echo "RC report $?"
-echo "== json-begin"; $Q report --json; echo "== json-end"
+# stderr apart: the report warns that no hub answers for the limits (this VM has no hub), which is not JSON
+echo "== json-begin"; $Q report --json 2>/tmp/report.err; echo "== json-end"; sed 's/^/REPORT-STDERR /' /tmp/report.err
 exit 0
