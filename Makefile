@@ -24,9 +24,10 @@ help: ## list targets
 setup: $(STAMP) ## make .venv with the pinned toolchain (fast when nothing changed)
 
 # Only from the hashed lock (requirements.lock, `make lock`), with uv: pip installs uv itself (hash-checked,
-# its entry of the lock), then uv makes the venv exactly the lock (sync) and adds skyhub (editable, no deps).
+# its entry of the lock), then uv makes the venv exactly the lock (sync) and adds skyhub and the hub plugin
+# (editable, no deps: the controller uses the plugin's standard-library modules auth and settings).
 # Downloads are cached by uv in its user cache (~/.cache/uv), shared by every clone on the machine.
-$(STAMP): requirements.txt requirements.lock pyproject.toml
+$(STAMP): requirements.txt requirements.lock pyproject.toml plugin/pyproject.toml
 	@python3 scripts/lock.py --check
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@echo "skyhub: installing the locked toolchain into $(VENV)"
@@ -34,6 +35,7 @@ $(STAMP): requirements.txt requirements.lock pyproject.toml
 	  && $(PY) -m pip install -q --no-deps --require-hashes -r $(VENV)/uv.lock.txt; }
 	@UV_SYSTEM_CERTS=1 UV_PYTHON_DOWNLOADS=never $(UV) pip sync -q --python $(PY) --require-hashes requirements.lock
 	@UV_PYTHON_DOWNLOADS=never $(UV) pip install -q --python $(PY) --no-deps --no-build-isolation -e .
+	@UV_PYTHON_DOWNLOADS=never $(UV) pip install -q --python $(PY) --no-deps --no-build-isolation -e plugin
 	@rm -f $(VENV)/.installed-* && touch $@
 
 lock: ## regenerate the hashed lock files (requirements.lock, images/*/requirements.lock); LOCK_ARGS=--upgrade

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export SKYHUB_HOST_IMAGE="${SKYHUB_HOST_IMAGE:-$(.venv/bin/skyhub base-image host --print-ref)}"
 export SKYHUB_PYTHON_IMAGE="${SKYHUB_PYTHON_IMAGE:-$(.venv/bin/skyhub base-image python --print-ref)}"
+# TLJH's release sdist (vendored beside the repository; SKYHUB_VENDOR_DIR elsewhere)
+export SKYHUB_TLJH_ARCHIVE="${SKYHUB_TLJH_ARCHIVE:-$(.venv/bin/skyhub vendor tljh-archive)}"
 export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}"
 export PY_COLORS=0
 # suffix of the test host names (two checkouts on one engine); empty by default

@@ -2,7 +2,8 @@
 
 The one place that knows what a size like "2G" means, which limit a user gets (user override > the
 largest of their groups' overrides > TLJH's `limits.memory` / `limits.cpu`), and what the section may hold.
-The hub plugin, the quota report and the EKS values read limits through this module.
+The hub plugin, the quota report and the EKS hub (src/skyhub/eks/values.py mounts this file into the hub
+pod) read sizes and limits through this module.
 
 Standard library only: host tools running on the system python3 import it too.
 """
@@ -89,22 +90,29 @@ def _cpu(value: Any, where: str) -> float:
     return cores
 
 
+def pick(
+    default: Any, overrides: Mapping[str, Any], username: str, groups: Iterable[str], key: str, order: Any
+) -> Any:
+    """One setting's value for a user: the user's override, else the largest (by `order`) among the
+    overrides of the groups they are in, else `default`. `overrides` is {"groups": {name: {key: value}},
+    "users": {name: {key: value}}}; a None value is no override."""
+    group_table = overrides.get("groups") or {}
+    values = [group_table[g][key] for g in groups if (group_table.get(g) or {}).get(key) is not None]
+    out = max(values, key=order) if values else default
+    user = ((overrides.get("users") or {}).get(username) or {}).get(key)
+    return out if user is None else user
+
+
 def effective_limits(
     default: Mapping[str, Any], overrides: Mapping[str, Any], username: str, groups: Iterable[str]
 ) -> dict[str, Any]:
-    """The limits one user's server gets, per setting: the user's override, else the largest value among
-    the overrides of the groups they are in, else the default. `default` is {mem_limit, cpu_limit} (a
+    """The limits one user's server gets (pick() per setting). `default` is {mem_limit, cpu_limit} (a
     value may be None: no limit); `overrides` is {"groups": {...}, "users": {...}}."""
-    out = {key: default.get(key) for key in LIMIT_KEYS}
-    group_table = overrides.get("groups") or {}
-    mine = [group_table[g] for g in groups if g in group_table]
-    for key, order in (("mem_limit", to_bytes), ("cpu_limit", float)):
-        values = [g[key] for g in mine if g.get(key) is not None]
-        if values:
-            out[key] = max(values, key=order)
-    user = (overrides.get("users") or {}).get(username) or {}
-    out.update({k: v for k, v in user.items() if k in LIMIT_KEYS and v is not None})
-    return out
+    groups = list(groups)
+    return {
+        key: pick(default.get(key), overrides, username, groups, key, order)
+        for key, order in (("mem_limit", to_bytes), ("cpu_limit", float))
+    }
 
 
 def tljh_default_limits(config: Mapping[str, Any]) -> dict[str, Any]:

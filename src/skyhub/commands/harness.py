@@ -6,7 +6,7 @@ import argparse
 import os
 import subprocess
 
-from skyhub import baseimage, engine
+from skyhub import baseimage, engine, vendor
 from skyhub.errors import SkyhubError
 
 
@@ -14,6 +14,11 @@ def _engine(args: argparse.Namespace) -> int:
     state = engine.ensure_engine()
     if state != "running" or args.verbose:
         print(f"skyhub: docker engine {state}")
+    return 0
+
+
+def _vendor(args: argparse.Namespace) -> int:
+    print(vendor.vendor_path(args.item))
     return 0
 
 
@@ -88,3 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="rebuild even if the image exists")
     p.add_argument("--print-ref", action="store_true", help="print the image reference(s)")
     p.set_defaults(func=_base_image)
+
+    p = sub.add_parser("vendor", help="print the path of a vendored upstream release (SKYHUB_VENDOR_DIR)")
+    p.add_argument("item", choices=sorted(vendor.ITEMS), metavar="ITEM", help=", ".join(sorted(vendor.ITEMS)))
+    p.set_defaults(func=_vendor)

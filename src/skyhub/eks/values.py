@@ -13,7 +13,10 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from tljh_skyhub import auth, settings
 
 CARRIED = "carried"
 CHANGED = "changed"
@@ -240,79 +243,34 @@ def _add(out: Rendered, *args: Any, **kwargs: Any) -> None:
 
 
 def _auth(v: dict[str, Any], out: Rendered) -> None:
+    """The hub's authenticator: the single-VM hub's mapping (plugin/tljh_skyhub/auth.py) of the same
+    tljh_<kind>_* settings, under the chart's hub.config."""
     kind = v["tljh_authenticator"]
+    if kind not in auth.CLASSES:
+        raise ValueError(f"tljh_authenticator must be one of {', '.join(auth.CLASSES)} (got {kind!r})")
     config = out.values["hub"]["config"]
+    config["JupyterHub"]["authenticator_class"] = auth.CLASSES[kind][1]
+    cls = auth.class_name(kind)
+    config[cls] = auth.traits(kind, auth.role_settings(kind, v), callback_url(v))
     if kind == "firstuse":
-        config["JupyterHub"]["authenticator_class"] = "firstuseauthenticator"
-        config["FirstUseAuthenticator"] = {
-            "create_users": bool(v["tljh_firstuse_create_users"]),
-            "min_password_length": int(v["tljh_firstuse_min_password_length"]),
-            "allow_all": True,
-        }
+        # the chart's hub allows no one unless told (TLJH's config does this for the VM hub)
+        config[cls]["allow_all"] = True
         note = "passwords live in the hub database: users set them again on EKS (first login)"
         _add(
             out,
             "tljh_authenticator",
             kind,
             "hub.config.JupyterHub.authenticator_class",
-            "firstuseauthenticator",
+            auth.CLASSES[kind][1],
             CHANGED,
             note,
         )
         return
-    if kind == "github":
-        config["JupyterHub"]["authenticator_class"] = "github"
-        config["GitHubOAuthenticator"] = {
-            "client_id": v["tljh_github_client_id"],
-            "client_secret": v["tljh_github_client_secret"],
-            "oauth_callback_url": callback_url(v),
-            "allowed_organizations": list(v["tljh_github_allowed_organizations"]),
-            "allowed_users": list(v["tljh_github_allowed_users"]),
-            "scope": ["read:org"] if v["tljh_github_allowed_organizations"] else [],
-        }
-        _auth_entries(
-            out, "github", "GitHubOAuthenticator", v, ("client_id", "allowed_organizations", "allowed_users")
-        )
-        return
-    if kind == "oidc":
-        config["JupyterHub"]["authenticator_class"] = "generic-oauth"
-        config["GenericOAuthenticator"] = {
-            "client_id": v["tljh_oidc_client_id"],
-            "client_secret": v["tljh_oidc_client_secret"],
-            "oauth_callback_url": callback_url(v),
-            "authorize_url": v["tljh_oidc_authorize_url"],
-            "token_url": v["tljh_oidc_token_url"],
-            "userdata_url": v["tljh_oidc_userdata_url"],
-            "username_claim": v["tljh_oidc_username_claim"],
-            "scope": list(v["tljh_oidc_scopes"]),
-            "allowed_users": list(v["tljh_oidc_allowed_users"]),
-            "allowed_groups": list(v["tljh_oidc_allowed_groups"]),
-            "claim_groups_key": v["tljh_oidc_groups_claim"],
-            "manage_groups": bool(v["tljh_oidc_allowed_groups"]),
-        }
-        _auth_entries(
-            out,
-            "oidc",
-            "GenericOAuthenticator",
-            v,
-            (
-                "client_id",
-                "authorize_url",
-                "token_url",
-                "userdata_url",
-                "username_claim",
-                "scopes",
-                "allowed_users",
-                "allowed_groups",
-                "groups_claim",
-            ),
-        )
-        return
-    raise ValueError(f"tljh_authenticator must be firstuse, github or oidc (got {kind!r})")
+    shown = tuple(key for key in auth.SETTINGS[kind] if key != "client_secret")
+    _auth_entries(out, kind, cls, v, shown)
 
 
 def _auth_entries(out: Rendered, kind: str, cls: str, v: dict[str, Any], keys: tuple[str, ...]) -> None:
-    chart_name = {"scopes": "scope", "groups_claim": "claim_groups_key"}
     _add(
         out,
         "tljh_authenticator",
@@ -323,7 +281,7 @@ def _auth_entries(out: Rendered, kind: str, cls: str, v: dict[str, Any], keys: t
     )
     for key in keys:
         name = f"tljh_{kind}_{key}"
-        target = chart_name.get(key, key)
+        target = auth.SETTINGS[kind][key]
         _add(
             out,
             name,
@@ -470,35 +428,34 @@ def _images(v: dict[str, Any], out: Rendered) -> None:
 
 # --- limits -----------------------------------------------------------------------------------------------
 
-LIMITS_HOOK = """\
-# skyhub: per-group and per-user limits and home sizes, with the single-VM hub's precedence:
-# user override > the largest of the user's group overrides > default (per setting).
+# The single-VM hub's settings module (sizes, limit precedence): the one copy of those rules, mounted into
+# the hub pod by hub.extraFiles and loaded by the hook below.
+SETTINGS_MODULE = Path(settings.__file__)
+SETTINGS_MOUNT = "/usr/local/etc/jupyterhub/skyhub/tljh_skyhub_settings.py"
+
+LIMITS_HOOK = f"""\
+# skyhub: per-group and per-user limits and home sizes, with the single-VM hub's precedence
+# (user override > the largest of the user's group overrides > default), from its own settings module.
+import importlib.util
+
 from z2jh import get_config
 
-_SKYHUB = get_config("custom.skyhub", {})
-_UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+_SKYHUB = get_config("custom.skyhub", {{}})
+_spec = importlib.util.spec_from_file_location("tljh_skyhub_settings", "{SETTINGS_MOUNT}")
+_settings = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_settings)
 
 
 def _skyhub_bytes(size):
-    size = str(size).strip().upper().removesuffix("I")
-    if size[-1:] in _UNITS:
-        return int(float(size[:-1]) * _UNITS[size[-1]])
-    return int(float(size))
-
-
-def _skyhub_pick(table, username, groups, key, order):
-    out = table["default"].get(key)
-    values = [table["groups"][g][key] for g in groups if key in table["groups"].get(g, {})]
-    if values:
-        out = max(values, key=order)
-    return table["users"].get(username, {}).get(key, out)
+    # a Kubernetes quantity ("5Gi") read as the settings module reads sizes ("5G" = 5 GiB)
+    return _settings.to_bytes(str(size).removesuffix("i"))
 
 
 def _skyhub_pre_spawn(spawner):
     name, groups = spawner.user.name, [g.name for g in spawner.user.groups]
     limits, storage = _SKYHUB["limits"], _SKYHUB["storage"]
-    mem = _skyhub_pick(limits, name, groups, "mem_limit", _skyhub_bytes)
-    cpu = float(_skyhub_pick(limits, name, groups, "cpu_limit", float))
+    mine = _settings.effective_limits(limits["default"], limits, name, groups)
+    mem, cpu = mine["mem_limit"], float(mine["cpu_limit"])
     spawner.mem_limit = mem
     spawner.cpu_limit = cpu
     # a guarantee above the limit would make the pod invalid: cap it
@@ -507,7 +464,9 @@ def _skyhub_pre_spawn(spawner):
     if spawner.cpu_guarantee and float(spawner.cpu_guarantee) > cpu:
         spawner.cpu_guarantee = cpu
     # only used when the home volume is first created (KubeSpawner does not resize existing claims)
-    spawner.storage_capacity = _skyhub_pick(storage, name, groups, "size", _skyhub_bytes)
+    spawner.storage_capacity = _settings.pick(
+        storage["default"]["size"], storage, name, groups, "size", _skyhub_bytes
+    )
 
 
 c.KubeSpawner.pre_spawn_hook = _skyhub_pre_spawn
@@ -525,6 +484,10 @@ def _limits(v: dict[str, Any], out: Rendered) -> None:
         "users": copy.deepcopy(v["tljh_spawner_user_limits"]),
     }
     out.values["hub"]["extraConfig"]["10-skyhub-limits"] = LIMITS_HOOK
+    out.values["hub"].setdefault("extraFiles", {})["skyhub-settings"] = {
+        "mountPath": SETTINGS_MOUNT,
+        "stringData": SETTINGS_MODULE.read_text(),
+    }
     _add(
         out,
         "tljh_spawner_mem_limit",

@@ -50,6 +50,12 @@ CASES = [
     ("tljh", {"tljh_skel_dir": "/srv/skyhub/home/skel"}, "tljh_skel_dir"),
     (
         "tljh",
+        {"tljh_pip_archive": "/nonexistent/the_littlest_jupyterhub-2.0.0.tar.gz"},
+        "tljh_pip_archive is",
+    ),
+    ("tljh", {"tljh_pip_archive": "vendor/tljh.tar.gz"}, "not an absolute path"),
+    (
+        "tljh",
         {**OIDC, "tljh_oidc_token_url": "http://idp.example.org/token"},
         'tljh_oidc_token_url is "http://',
     ),

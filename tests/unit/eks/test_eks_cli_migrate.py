@@ -42,7 +42,7 @@ def test_plan_reports_a_bad_inventory_without_traceback(
     bad = tmp_path / "vars.yml"
     bad.write_text("tljh_authenticator: ldap\n")
     assert main(["eks", "plan", "-i", str(bad)]) == 2
-    assert "tljh_authenticator must be firstuse, github or oidc" in capsys.readouterr().err
+    assert "tljh_authenticator must be one of firstuse, github, oidc (got 'ldap')" in capsys.readouterr().err
     assert main(["eks", "plan", "-i", str(tmp_path / "missing")]) == 2
 
 

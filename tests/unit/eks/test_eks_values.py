@@ -11,9 +11,9 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from eks_z2jh_schema import CHART_VERSION, SCHEMA
 from traitlets.config import Config
 
+from skyhub import vendor
 from skyhub.eks import Z2JH_CHART_VERSION, values
 from skyhub.eks.inventory import load_vars
 
@@ -42,15 +42,38 @@ def oidc() -> values.Rendered:
 
 
 # --- schema ---------------------------------------------------------------------------------------------
+# The real chart's values.schema.yaml (Zero to JupyterHub 4.4.0, vendored beside the repository). Helm
+# validates the chart's own values.yaml with the user's values merged over it, so the tests do the same.
+
+SCHEMA = yaml.safe_load(vendor.vendor_path("z2jh-schema").read_text())
+CHART_DEFAULTS = yaml.safe_load(vendor.vendor_path("z2jh-values").read_text())
 
 
-def test_schema_fragment_is_for_the_pinned_chart() -> None:
-    assert CHART_VERSION == Z2JH_CHART_VERSION
+def merged(over: dict[str, Any], base: dict[str, Any] = CHART_DEFAULTS) -> dict[str, Any]:
+    """Helm's merge of user values over the chart's: maps merge key by key, anything else replaces."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(value, out[key])
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def chart_validate(vals: dict[str, Any]) -> None:
+    jsonschema.Draft7Validator(SCHEMA).validate(merged(vals))
+
+
+def test_the_vendored_chart_is_the_pinned_version() -> None:
+    assert Z2JH_CHART_VERSION == "4.4.0"
+    assert "z2jh-4.4.0" in str(vendor.vendor_path("z2jh-schema"))
+    # control: the chart's own defaults pass its schema, so a failure below is about skyhub's values
+    chart_validate({})
 
 
 @pytest.mark.parametrize("name", INVENTORIES)
 def test_values_respect_the_chart_schema(name: str) -> None:
-    jsonschema.validate(render(name).values, SCHEMA)
+    chart_validate(render(name).values)
 
 
 @pytest.mark.parametrize(
@@ -60,18 +83,18 @@ def test_values_respect_the_chart_schema(name: str) -> None:
         (("singleuser", "cpu", "limit"), "1"),  # a string where the chart wants a number
         (("hub", "config", "authenticator"), {}),  # hub.config keys must be class names
         (("proxy", "https", "type"), "acme"),
-        (("singleuser", "storage", "capacity"), "10G"),  # decimal gigabytes: not the quota's meaning
         (("cull", "timeout"), "3600"),
     ],
 )
-def test_schema_fragment_rejects_what_the_chart_rejects(demo: values.Rendered, path: tuple, bad: Any) -> None:
+def test_the_chart_schema_rejects_a_broken_value(demo: values.Rendered, path: tuple, bad: Any) -> None:
+    # control for the test above: the same values with one setting broken fail the real schema
     vals = copy.deepcopy(demo.values)
     node = vals
     for key in path[:-1]:
-        node = node[key]
+        node = node.setdefault(key, {})
     node[path[-1]] = bad
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(vals, SCHEMA)
+        chart_validate(vals)
 
 
 # --- authentication and admins ------------------------------------------------------------------------
@@ -117,13 +140,29 @@ def test_oidc(oidc: values.Rendered) -> None:
     assert g["oauth_callback_url"] == "https://jupyter.example.edu/hub/oauth_callback"
 
 
-def test_oidc_auth_matches_the_tljh_role() -> None:
-    """Same class settings as roles/tljh/vars/main.yml writes for the VM hub (key for key)."""
-    tljh_vars = yaml.safe_load((ROOT / "roles/tljh/vars/main.yml").read_text())
-    for kind, cls in (("github", "GitHubOAuthenticator"), ("oidc", "GenericOAuthenticator")):
-        vm_keys = set(tljh_vars["_tljh_auth_by_type"][kind][cls])
-        rendered = render("github-team" if kind == "github" else "oidc-datasets")
-        assert set(rendered.values["hub"]["config"][cls]) == vm_keys
+@pytest.mark.parametrize(("kind", "name"), [("github", "github-team"), ("oidc", "oidc-datasets")])
+def test_auth_matches_the_tljh_role(kind: str, name: str) -> None:
+    """The chart's hub gets what the tljh role writes into config.yaml for the VM hub, key for key and value
+    for value: both come from the hub plugin's mapping (plugin/tljh_skyhub/auth.py)."""
+    sys.path.insert(0, str(ROOT / "roles" / "tljh" / "filter_plugins"))
+    try:
+        import tljh_auth
+    finally:
+        sys.path.pop(0)
+    inventory = load_vars(EXAMPLES / name)
+    rendered = render(name)
+    role_vars = {**yaml.safe_load((ROOT / "roles/tljh/defaults/main.yml").read_text()), **inventory}
+    section = tljh_auth.tljh_auth_section(
+        kind, role_vars, values.callback_url(values.effective_vars(inventory))
+    )
+    cls = rendered.values["hub"]["config"]["JupyterHub"]["authenticator_class"]
+    assert cls == {"github": "github", "oidc": "generic-oauth"}[kind]
+    assert section == {
+        "type": tljh_auth.auth.CLASSES[kind][0],
+        **{k: v for k, v in section.items() if k != "type"},
+    }
+    (class_name,) = [k for k in section if k != "type"]
+    assert rendered.values["hub"]["config"][class_name] == section[class_name]
 
 
 @pytest.mark.parametrize(("name", "admins"), [("local-demo", ["admin"]), ("github-team", ["alice", "bob"])])
@@ -225,17 +264,33 @@ class _Spawner:
         self.storage_capacity = None
 
 
-def _load_hook(rendered: values.Rendered, monkeypatch: pytest.MonkeyPatch) -> Config:
-    """Run the extraConfig snippet as the chart's hub would, with z2jh.get_config serving custom.*."""
+def _load_hook(rendered: values.Rendered, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Config:
+    """Run the extraConfig snippet as the chart's hub would: z2jh.get_config serving custom.*, and the
+    settings module from hub.extraFiles at its mount path (here under tmp_path)."""
     custom = rendered.values["custom"]
     z2jh = types.ModuleType("z2jh")
     z2jh.get_config = lambda key, default=None: (
         custom[key.split(".", 1)[1]] if key == "custom.skyhub" else default
     )
     monkeypatch.setitem(sys.modules, "z2jh", z2jh)
+    mounted = rendered.values["hub"]["extraFiles"]["skyhub-settings"]
+    local = tmp_path / mounted["mountPath"].lstrip("/")
+    local.parent.mkdir(parents=True)
+    local.write_text(mounted["stringData"])
+    hook = rendered.values["hub"]["extraConfig"]["10-skyhub-limits"]
+    assert mounted["mountPath"] in hook
     c = Config()
-    exec(compile(rendered.values["hub"]["extraConfig"]["10-skyhub-limits"], "extraConfig", "exec"), {"c": c})
+    exec(compile(hook.replace(mounted["mountPath"], str(local)), "extraConfig", "exec"), {"c": c})
     return c
+
+
+def test_the_hook_uses_the_hub_plugins_settings_module(oidc: values.Rendered) -> None:
+    # one copy of the size and precedence rules: the file the hub pod gets is the plugin's module
+    plugin_module = ROOT / "plugin" / "tljh_skyhub" / "settings.py"
+    assert oidc.values["hub"]["extraFiles"]["skyhub-settings"]["stringData"] == plugin_module.read_text()
+    hook = oidc.values["hub"]["extraConfig"]["10-skyhub-limits"]
+    assert "_settings.effective_limits(" in hook and "_settings.pick(" in hook
+    assert "max(" not in hook  # no precedence rule of its own
 
 
 @pytest.mark.parametrize(
@@ -255,16 +310,19 @@ def test_limits_hook_precedence(
     mem: str,
     cpu: float,
     size: str,
+    tmp_path: Path,
 ) -> None:
-    c = _load_hook(oidc, monkeypatch)
+    c = _load_hook(oidc, monkeypatch, tmp_path)
     spawner = _Spawner(user, groups)
     c.KubeSpawner.pre_spawn_hook(spawner)
     assert (spawner.mem_limit, spawner.cpu_limit, spawner.storage_capacity) == (mem, cpu, size)
 
 
-def test_limits_hook_caps_guarantees_below_small_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_limits_hook_caps_guarantees_below_small_limits(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     r = values.render({"tljh_spawner_user_limits": {"tiny": {"mem_limit": "512M", "cpu_limit": 0.1}}})
-    c = _load_hook(r, monkeypatch)
+    c = _load_hook(r, monkeypatch, tmp_path)
     spawner = _Spawner("tiny", [], mem_guarantee="1G", cpu_guarantee=0.25)
     c.KubeSpawner.pre_spawn_hook(spawner)
     assert spawner.mem_guarantee == "512M" and spawner.cpu_guarantee == 0.1

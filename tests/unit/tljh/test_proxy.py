@@ -19,8 +19,9 @@ import yaml
 from tljh_skyhub import login, plugin, proxy
 from traitlets.config import Config
 
+from skyhub import vendor
+
 REPO = Path(__file__).resolve().parents[3]
-TLJH_SDIST = REPO.parent / "shared" / "vendor" / "tljh" / "the_littlest_jupyterhub-2.0.0.tar.gz"
 
 
 class FakeTraefikFileProxy(traitlets.HasTraits):
@@ -182,10 +183,8 @@ def test_rules_written_before_the_fix_are_rewritten_when_the_hub_starts(proxy_cl
 @pytest.fixture
 def tljh_200(tmp_path, monkeypatch, traefik_proxy_module):
     """TLJH 2.0.0's own package (the vendored release) importable, with its install prefix in tmp_path."""
-    if not TLJH_SDIST.is_file():
-        pytest.skip(f"no {TLJH_SDIST}")
     src = tmp_path / "src"
-    with tarfile.open(TLJH_SDIST) as tar:
+    with tarfile.open(vendor.vendor_path("tljh-archive")) as tar:
         members = [m for m in tar.getmembers() if m.name.startswith("the_littlest_jupyterhub-2.0.0/tljh/")]
         tar.extractall(src, members=members, filter="data")
     prefix = tmp_path / "opt"
