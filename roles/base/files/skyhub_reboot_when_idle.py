@@ -67,15 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"skyhub-reboot-when-idle: {args.config} is not JSON ({exc}); not rebooting", file=sys.stderr)
         return 2
-    args.required_file, args.container_prefix = cfg["required_file"], cfg["container_prefix"]
-    args.reboot_command = cfg["reboot_command"]
 
-    flag = Path(args.required_file)
+    flag = Path(cfg["required_file"])
     required = flag.exists()
     pkgs_file = flag.with_name(flag.name + ".pkgs")
     packages = sorted(set(pkgs_file.read_text().split())) if required and pkgs_file.is_file() else []
     try:
-        servers = running_servers(args.container_prefix) if required else []
+        servers = running_servers(cfg["container_prefix"]) if required else []
     except CannotTell as exc:
         print(f"skyhub-reboot-when-idle: reboot required, not rebooting: {exc}", file=sys.stderr)
         return 1
@@ -87,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     if action != "reboot" or args.dry_run:
         return 0
     sys.stdout.flush()
-    return subprocess.run(shlex.split(args.reboot_command), check=False).returncode
+    return subprocess.run(shlex.split(cfg["reboot_command"]), check=False).returncode
 
 
 if __name__ == "__main__":
