@@ -13,9 +13,15 @@
                                            is untouched; what was there is kept as REL.before-restore-<time>
     skyhub-backup restore-hub-db [--snapshot ID] [--to FILE]
                                            put the hub database back (stop jupyterhub first)
+    skyhub-backup restore --all [--snapshot ID]
+                                           disaster recovery on a new instance: every home, the hub
+                                           database and the hub's state files (config.yaml, passwords,
+                                           quota settings); stops the hub, restores, starts it again
 
 Each home is its own path in a snapshot (`<home_root>/<user>`), next to the hub database copy made with
-SQLite's online backup API (never a file copy of a live database). Snapshots carry a fixed host name so a
+SQLite's online backup API (never a file copy of a live database) and the hub's state files (`state_files`:
+TLJH's config.yaml, the first-use passwords database, the quota tool's settings), which `restore --all` puts
+back on a replacement instance. Snapshots carry a fixed host name so a
 replacement instance finds them. Settings: /etc/skyhub/backup.json (written by the backups role); the
 restic password sits in a root-only file. Users are named by their login name; their home is DockerSpawner's
 escaped form of it (safehome.home_dir_name). Root never writes a path inside a home (DESIGN.md decision 8):
@@ -30,6 +36,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import glob
 import importlib.util
 import json
 import os
@@ -100,6 +107,10 @@ DEFAULTS: dict[str, Any] = {
     # the uid/gid every user container runs as: a one-path restore writes into the home as this user
     "container_uid": 1000,
     "container_gid": 100,
+    # root-owned files of the hub that a replacement instance needs (absolute paths; globs allowed)
+    "state_files": [],
+    # the hub's systemd unit: `restore --all` stops it while it restores and starts it again ("" = leave it)
+    "hub_service": "jupyterhub",
 }
 # A file this large whose allocated blocks are less than half its size is sparse: left out of backups, since
 # restic would read (and hash) every byte of its size, and a user can make petabytes of it for free.
@@ -298,6 +309,19 @@ def users_in(home_root: str) -> list[str]:
     )
 
 
+def state_files(cfg: dict[str, Any]) -> list[str]:
+    """The hub's state files that exist now: regular files only (no link is followed or backed up)."""
+    found: set[str] = set()
+    for pattern in cfg.get("state_files") or []:
+        if not str(pattern).startswith("/"):
+            raise BackupError(f"state_files: {pattern!r} is not an absolute path (backups_state_files)", 2)
+        for match in glob.glob(str(pattern)):
+            st = os.lstat(match)
+            if stat.S_ISREG(st.st_mode):
+                found.add(match)
+    return sorted(found)
+
+
 def hub_db_copy_path(cfg: dict[str, Any]) -> Path:
     return Path(cfg["work_dir"]) / "hub-db" / "jupyterhub.sqlite"
 
@@ -337,6 +361,8 @@ def run_backup(cfg: dict[str, Any], log: Any = print) -> dict[str, Any]:
                 paths.append(str(db_copy))
             else:
                 log(f"warning: no hub database at {cfg['hub_db']}; backing up the homes only")
+            state_paths = state_files(cfg)
+            paths += state_paths
             if not paths:
                 raise BackupError(
                     f"nothing to back up: no homes under {cfg['home_root']} and no hub database"
@@ -654,16 +680,16 @@ def _move_aside(cfg: dict[str, Any], target: Path) -> Path:
     return keep
 
 
-def _reapply_quota(cfg: dict[str, Any], user: str, log: Any) -> None:
+def _reapply_quota(cfg: dict[str, Any], user: str | None, log: Any) -> None:
+    """skyhub-quota apply for one user (login name), or for every home when user is None."""
     tool = shutil.which(cfg["quota_tool"])
     if not tool:
         return
-    res = subprocess.run([tool, "apply", "--user", user], capture_output=True, text=True, check=False)
-    log(
-        f"quota re-applied for {user}"
-        if res.returncode == 0
-        else f"warning: {tool} apply: {res.stderr.strip()}"
+    res = subprocess.run(
+        [tool, "apply", *(["--user", user] if user else [])], capture_output=True, text=True, check=False
     )
+    who = f"for {user}" if user else "for every home"
+    log(f"quota re-applied {who}" if res.returncode == 0 else f"warning: {tool} apply: {res.stderr.strip()}")
 
 
 def restore_hub_db(cfg: dict[str, Any], snapshot: str | None, to: str | None, log: Any = print) -> Path:
@@ -692,6 +718,104 @@ def restore_hub_db(cfg: dict[str, Any], snapshot: str | None, to: str | None, lo
         shutil.rmtree(staging, ignore_errors=True)
     log(f"restored the hub database from snapshot {snap['short_id']} to {target}; restart jupyterhub")
     return target
+
+
+def _hub_service(cfg: dict[str, Any], action: str, log: Any) -> bool:
+    """systemctl ACTION the hub's unit; True when it was done (False when there is no unit to manage)."""
+    unit = cfg.get("hub_service") or ""
+    if not unit or not shutil.which("systemctl"):
+        return False
+    if action == "stop":
+        active = subprocess.run(["systemctl", "is-active", "--quiet", unit], check=False).returncode == 0
+        if not active:
+            return False
+    res = subprocess.run(["systemctl", action, unit], capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise BackupError(f"systemctl {action} {unit} failed: {_last_lines(res.stderr)}")
+    log(f"{action} {unit}")
+    return True
+
+
+def _put_back_file(restored: Path, target: Path, stamp: str, log: Any) -> None:
+    """Install one restored root-owned state file at its path (atomic, owner and mode as backed up); a file
+    that is there already is kept beside it as <name>.before-restore-<time>."""
+    st = os.lstat(restored)
+    if not stat.S_ISREG(st.st_mode):
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.restore-{os.getpid()}")
+    shutil.copy2(restored, tmp, follow_symlinks=False)
+    os.chown(tmp, st.st_uid, st.st_gid)
+    os.chmod(tmp, stat.S_IMODE(st.st_mode))
+    if os.path.lexists(target):
+        keep = target.with_name(f"{target.name}.before-restore-{stamp}")
+        os.replace(target, keep)
+        log(f"the previous {target} is kept as {keep.name}")
+    os.replace(tmp, target)
+
+
+def restore_all(cfg: dict[str, Any], snapshot: str | None, log: Any = print) -> dict[str, Any]:
+    """Disaster recovery: every home, the hub database and the hub's state files from one snapshot.
+
+    Meant for a replacement instance converged with the same settings (the repository, its password and the
+    snapshot host name). The hub is stopped while its database and files are replaced and started again;
+    a home, database or file that is already there is kept aside, never deleted."""
+    started = time.monotonic()
+    restic = Restic(cfg)
+    db_copy = hub_db_copy_path(cfg)
+    snap = _snapshot(restic, cfg, snapshot, str(db_copy))
+    home_root = Path(cfg["home_root"])
+    homes = sorted(
+        Path(p).name
+        for p in snap.get("paths", [])
+        if Path(p).parent == home_root and not Path(p).name.startswith(".")
+    )
+    files = [p for p in snap.get("paths", []) if p != str(db_copy) and Path(p).parent != home_root]
+    log(
+        f"snapshot {snap['short_id']} ({snap['time'][:19]}): {len(homes)} home(s), the hub database, "
+        f"{len(files)} state file(s)"
+    )
+    home_root.mkdir(mode=0o755, parents=True, exist_ok=True)
+    stopped = _hub_service(cfg, "stop", log)
+    staging = _staging(cfg)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    try:
+        restic.run("restore", snap["id"], "--target", str(staging))
+        for home_dir in homes:
+            restored = staging / str(home_root / home_dir).lstrip("/")
+            if not restored.is_dir() or restored.is_symlink():
+                raise BackupError(f"snapshot {snap['short_id']} has no files for the home {home_dir}")
+            target = home_root / home_dir
+            if os.path.lexists(target):
+                log(f"the previous home {home_dir} is kept in {_move_aside(cfg, target)}")
+            os.replace(restored, target)
+        hub_db = Path(cfg["hub_db"])
+        hub_db.parent.mkdir(parents=True, exist_ok=True)
+        if hub_db.exists():
+            keep = hub_db.with_name(f"{hub_db.name}.before-restore-{stamp}")
+            shutil.copy2(hub_db, keep)
+            log(f"the previous hub database is kept in {keep}")
+        src, dst = sqlite3.connect(staging / str(db_copy).lstrip("/")), sqlite3.connect(hub_db)
+        try:
+            src.backup(dst)
+        finally:
+            src.close()
+            dst.close()
+        for path in files:
+            _put_back_file(staging / path.lstrip("/"), Path(path), stamp, log)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if stopped:
+            _hub_service(cfg, "start", log)
+    if homes:
+        _reapply_quota(cfg, None, log)
+    seconds = time.monotonic() - started
+    log(
+        f"restored {len(homes)} home(s), the hub database and {len(files)} state file(s) from snapshot "
+        f"{snap['short_id']} in {seconds:.0f} s; recovery point {snap['time'][:19]} (work after it is not in "
+        "the backup)"
+    )
+    return {"snapshot": snap["id"], "time": snap["time"], "homes": homes, "files": files, "seconds": seconds}
 
 
 # ----------------------------------------------------------------------------------------------- CLI
@@ -805,9 +929,16 @@ def _cmd_status(cfg: dict[str, Any], args: argparse.Namespace) -> int:
 
 def _cmd_restore(cfg: dict[str, Any], args: argparse.Namespace) -> int:
     user = args.user_opt or args.user
-    if not user or (args.user_opt and args.user and args.user_opt != args.user):
-        raise BackupError("name the user once: skyhub-backup restore USER (or --user USER)", 2)
     log = lambda m: print(f"skyhub-backup: {m}")  # noqa: E731
+    if args.all:
+        if user or args.path or args.to:
+            raise BackupError("restore --all takes no user, --path or --to (it restores the whole hub)", 2)
+        restore_all(cfg, args.snapshot, log=log)
+        return 0
+    if not user or (args.user_opt and args.user and args.user_opt != args.user):
+        raise BackupError(
+            "name the user once: skyhub-backup restore USER (or --user USER), or restore --all", 2
+        )
     if args.path:
         restore_path(cfg, user, args.path, args.snapshot, args.to, log=log)
     else:
@@ -840,6 +971,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--snapshot", help="snapshot id (default: the latest one holding this home)")
     p.add_argument("--to", help="restore into DIR (outside the homes) instead of into the home")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="disaster recovery: every home, the hub database and the hub's state files (stops the hub)",
+    )
     p.set_defaults(func=_cmd_restore)
     p = sub.add_parser("restore-hub-db", help="restore the hub database (stop jupyterhub first)")
     p.add_argument("--snapshot", help="snapshot id (default: the latest)")
