@@ -411,3 +411,29 @@ def test_spawn_failure_fires(host, settings, webhook, new_user):
         assert fired["labels"]["status"] == "failure"
     finally:
         host.run(f"rm -f {home}")
+
+
+def test_oom_kill_fires_and_resolves(host, settings, webhook, new_user):
+    """A user's kernel allocates past its server's memory limit; the kernel kills it (the container's
+    cgroup), node_vmstat_oom_kill counts it, the alert is delivered, and resolves once the window passed."""
+    user = new_user("oom")
+    user.start()
+    try:
+        before = query(host, "node_vmstat_oom_kill")
+        assert before, "node_vmstat_oom_kill is not scraped (node exporter's vmstat collector)"
+        count = float(before[0]["value"][1])
+        t0 = webhook.now()
+        # 3 GiB of written bytes (not lazily zeroed pages) against the scenario's 1G server limit
+        with contextlib.suppress(Exception):  # the kernel dies: run_code reports it as an error
+            run_code(user, "data = b'x' * (3 * 1024**3)\nprint(len(data))", timeout=90)
+        wait_until(
+            "the OOM kill counted",
+            lambda: (r := query(host, "node_vmstat_oom_kill")) and float(r[0]["value"][1]) > count,
+            60,
+        )
+        fired = webhook.wait("SkyhubOOMKill", "firing", t0, 120)
+        assert fired["labels"]["severity"] == "warning"
+        webhook.wait("SkyhubOOMKill", "resolved", fired["received"], 300)
+    finally:
+        with contextlib.suppress(Exception):
+            user.stop()
