@@ -75,17 +75,11 @@ image: base-images ## the image Packer builds from site.yml (as make demo): boot
 	@$(BIN)/skyhub host-deps image
 	@$(TIER) image -- $(BIN)/pytest -q -s tests/integration/image
 
-# The molecule tier keeps its converged appliance host (SKYHUB_KEEP_APPLIANCE=1) for the security tier, which
-# attacks it and then destroys it: one converge serves both.
+# scripts/test.sh: each tier runs and the run fails if any failed; the molecule tier keeps its converged
+# appliance host (SKYHUB_KEEP_APPLIANCE=1) for the security tier, which attacks it and then destroys it (one
+# converge serves both). SKYHUB_TEST_LANES=1 runs the Docker tiers as two lanes at once (docs/testing.md).
 test: setup ## everything CI runs: lint, unit, molecule, security, integration, image (each runs; fails if any failed)
-	@rm -f build/tiers.tsv
-	@failed=""; \
-	for tier in lint unit molecule security integration image; do \
-	  SKYHUB_KEEP_APPLIANCE=1 $(MAKE) --no-print-directory $$tier || failed="$$failed $$tier"; \
-	done; \
-	$(PY) scripts/tier.py --report; \
-	if [ -n "$$failed" ]; then echo "make test: FAILED tiers:$$failed"; exit 1; fi; \
-	echo "make test: all tiers passed"
+	@bash scripts/test.sh
 
 bench: base-images ## measure the appliance (converge, spawn, memory, dataset reads, image boot, demo); build/bench.json
 	@rm -f build/bench.json
