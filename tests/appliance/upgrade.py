@@ -88,7 +88,7 @@ def previous_release_vars(
     """(variables for the previous release's converge, names left out).
 
     Left out: a name shaped like a role's setting (`<role>_...`, any role of either release) that the previous
-    release does not declare, and the names in overrides["leave_out"]; then overrides["settings"] are set on top.
+    release does not declare, and the names in overrides["leave_out"]; overrides["settings"] are set on top.
     """
     overrides = dict(overrides or {})
     drop = set(overrides.get("leave_out") or [])
