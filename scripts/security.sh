@@ -16,7 +16,7 @@ if [[ "${SKYHUB_KEEP_APPLIANCE:-0}" == 1 && -e build/appliance-failed ]]; then
 fi
 if [[ "$(docker inspect -f '{{.State.Running}}' "${host}" 2>/dev/null)" != true ]]; then
   echo "==> security: no appliance host ${host}; converging one (molecule converge -s appliance)"
-  .venv/bin/molecule converge -s appliance
+  SKYHUB_UPGRADE_CHECK="${SKYHUB_UPGRADE_CHECK:-0}" .venv/bin/molecule converge -s appliance
 fi
 status=0
 .venv/bin/pytest -q -p no:cacheprovider tests/security "--hosts=docker://${host}" "$@" || status=$?
