@@ -40,7 +40,9 @@ def tljh_admin_hash_problem(hashes: Any, admins: list[str]) -> str:
         return str(exc)
     strangers = sorted(set(hashes) - set(admins))
     if strangers:
-        return f"tljh_admin_password_hashes names {strangers}, which are not in tljh_admin_users {list(admins)}"
+        return (
+            f"tljh_admin_password_hashes names {strangers}, which are not in tljh_admin_users {list(admins)}"
+        )
     return ""
 
 
