@@ -41,7 +41,8 @@ def tljh_admin_hash_problem(hashes: Any, admins: list[str]) -> str:
     strangers = sorted(set(hashes) - set(admins))
     if strangers:
         return (
-            f"tljh_admin_password_hashes names {strangers}, which are not in tljh_admin_users {list(admins)}"
+            f"tljh_admin_password_hashes names {strangers}, which are not in "
+            f"tljh_admin_users {list(admins)}: add them there, or remove their hashes"
         )
     return ""
 
