@@ -140,6 +140,9 @@ def test_control_the_check_finds_the_secrets_of_a_booted_instance(two):
 def test_image_has_the_first_boot_unit_enabled(image_files):
     assert "/etc/systemd/system/skyhub-first-boot.service" in image_files
     assert "/etc/systemd/system/multi-user.target.wants/skyhub-first-boot.service" in image_files
+    # fail closed: the hub and its proxy Requires= first boot
+    for unit in ("jupyterhub", "traefik"):
+        assert f"/etc/systemd/system/{unit}.service.d/skyhub-first-boot.conf" in image_files
 
 
 def run_checks_on(name: str, tests: str) -> None:
