@@ -33,6 +33,8 @@ LABEL_KEY = "org.skyhub.area"
 INVENTORY_VARS = "inventories/local/group_vars/all.yml"
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 # The flags a systemd "instance" needs on these machines (docs/testing.md); never --privileged.
+# Where first boot writes the admin's one-time password (roles/first_boot, docs/first-boot.md).
+ADMIN_PASSWORD_FILE = "/root/skyhub-admin-password"
 SYSTEMD_FLAGS = [
     "--stop-signal", "SIGRTMIN+3",
     "--cgroupns=host",
@@ -237,6 +239,7 @@ def up() -> dict:
         docker("start", DEMO)
     ready = inst.wait_ready()
     total = time.monotonic() - t0
+    admin_password = one_time_admin_password()
     out = {
         "image": record["image"],
         "image_cached": record.get("cached", False),
@@ -253,15 +256,27 @@ def up() -> dict:
 skyhub demo is ready ({total:.0f} s; image {record["image"]}{" cached" if out["image_cached"] else ""}).
 
   Open   http://127.0.0.1:{inst.port}/   (inside this network also {inst.url()}/)
-  Sign in with any new user name and a password of your choice: the first login sets the password
-  (first-use authenticator; there is no shared default password). The user "admin" is the hub's admin:
-  claim it first. Start the "astro" server, open skyhub-demos/01-hst-data-tour.ipynb and run all cells.
+  Sign in as  admin  with the one-time password this instance made at first boot:
+      {admin_password or f"(not found: docker exec {DEMO} cat {ADMIN_PASSWORD_FILE})"}
+  (also in {ADMIN_PASSWORD_FILE} inside the instance; change it at /hub/auth/change-password). Sign-up is
+  closed: add users on the admin page (/hub/admin); each sets a password at their first login.
+  Start the "astro" server, open skyhub-demos/01-hst-data-tour.ipynb and run all cells.
   The Hubble sample data is read-only at /data/hst (served here by a local S3 twin).
 
   make demo-down   removes the instance, its homes and its Docker data (images stay cached)
 """
     )
     return out
+
+
+def one_time_admin_password() -> str:
+    """The admin's one-time password first boot wrote in the instance (`admin <password>`), or ""."""
+    text = docker("exec", DEMO, "cat", ADMIN_PASSWORD_FILE, check=False)
+    for line in text.splitlines():
+        name, _, password = line.strip().partition(" ")
+        if name == "admin" and password:
+            return password
+    return ""
 
 
 def down() -> list[str]:

@@ -6,4 +6,4 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fixtures import hub_url, new_user  # noqa: F401
+from fixtures import admin, hub_url, new_user  # noqa: F401

@@ -10,7 +10,7 @@ import os
 import secrets
 
 import pytest
-from hub import HubUser
+from hub import ADMIN_PASSWORD_FILE, HubUser, added_user, admin_password, sign_in_admin
 
 
 @pytest.fixture(scope="module")
@@ -23,13 +23,22 @@ def hub_url(host) -> str:
 
 
 @pytest.fixture(scope="module")
-def new_user(hub_url):
-    """Make a user that signs up through the first-use login form and holds an API token."""
+def admin(hub_url, host) -> HubUser:
+    """The hub's admin, signed in (sign-up is closed: the admin adds every other user). Its password:
+    SKYHUB_ADMIN_PASSWORD, else the one-time password first boot wrote on an instance of the image, else the
+    Molecule appliance's (molecule/appliance/molecule.yml)."""
+    text = host.run(f"cat {ADMIN_PASSWORD_FILE}").stdout if host.file(ADMIN_PASSWORD_FILE).exists else None
+    return sign_in_admin(hub_url, admin_password(text))
+
+
+@pytest.fixture(scope="module")
+def new_user(hub_url, admin):
+    """Make a user the admin adds, who then signs in through the first-use login form and holds an API
+    token."""
     made: list[HubUser] = []
 
     def make(prefix: str) -> HubUser:
-        user = HubUser(hub_url, f"{prefix}{secrets.token_hex(3)}", secrets.token_urlsafe(16))
-        user.login()
+        user = added_user(admin, f"{prefix}{secrets.token_hex(3)}", secrets.token_urlsafe(16))
         made.append(user)
         return user
 

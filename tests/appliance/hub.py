@@ -7,6 +7,7 @@ built image. Only `requests`; no JupyterHub internals.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import threading
 import time
@@ -20,6 +21,27 @@ class HubError(AssertionError):
     pass
 
 
+# Sign-up is closed (the tljh role's default): users log in only after the admin adds them.
+ADMIN = "admin"
+# Where an image's first boot writes the admin's one-time password (`admin <password>` lines, root only).
+ADMIN_PASSWORD_FILE = "/root/skyhub-admin-password"
+# The Molecule appliance's admin password: molecule/appliance/molecule.yml gives its bcrypt hash in
+# tljh_admin_password_hashes.
+APPLIANCE_ADMIN_PASSWORD = "appliance-admin-test-only-password"
+
+
+def admin_password(password_file_text: str | None = None) -> str:
+    """The admin's password: SKYHUB_ADMIN_PASSWORD, else the one-time password from the target's password
+    file (an instance of the image), else the Molecule appliance's test password."""
+    if os.environ.get("SKYHUB_ADMIN_PASSWORD"):
+        return os.environ["SKYHUB_ADMIN_PASSWORD"]
+    for line in (password_file_text or "").splitlines():
+        name, _, password = line.strip().partition(" ")
+        if name == ADMIN and password:
+            return password
+    return APPLIANCE_ADMIN_PASSWORD
+
+
 @dataclass
 class HubUser:
     base: str
@@ -28,15 +50,32 @@ class HubUser:
     session: requests.Session = field(default_factory=requests.Session)
     token: str = ""
 
-    # ---- login (first-use: the first login sets the password) ----
-    def login(self) -> None:
+    # ---- login (first-use: the first login of a name the admin added sets its password) ----
+    def try_login(self) -> requests.Response:
+        """POST the login form as a browser does; the hub's answer (302/303 when signed in)."""
         page = self.session.get(f"{self.base}/hub/login", timeout=30)
         page.raise_for_status()
         m = re.search(r'name="_xsrf"\s+value="([^"]+)"', page.text)
         data = {"username": self.name, "password": self.password}
         if m:
             data["_xsrf"] = m.group(1)
-        r = self.session.post(f"{self.base}/hub/login?next=", data=data, timeout=60, allow_redirects=False)
+        return self.session.post(f"{self.base}/hub/login?next=", data=data, timeout=60, allow_redirects=False)
+
+    def add_users(self, *names: str) -> None:
+        """As the admin: add users (closed sign-up: only added names can log in). Present names are fine."""
+        r = self.api("POST", "/users", json={"usernames": list(names)})
+        if r.status_code not in (201, 409):
+            raise HubError(f"admin could not add {names}: HTTP {r.status_code}: {r.text[:300]}")
+
+    def exists(self, name: str) -> bool:
+        """As the admin: whether the hub has a user of this name."""
+        r = self.api("GET", f"/users/{quote(name, safe='')}")
+        if r.status_code not in (200, 404):
+            raise HubError(f"admin could not look up {name!r}: HTTP {r.status_code}: {r.text[:300]}")
+        return r.status_code == 200
+
+    def login(self) -> None:
+        r = self.try_login()
         if r.status_code not in (302, 303):
             raise HubError(f"login of {self.name} failed: HTTP {r.status_code}: {r.text[:300]}")
         xsrf = self.session.cookies.get("_xsrf")
@@ -159,6 +198,21 @@ class HubUser:
         r = self.server("GET", f"api/contents/{path}")
         r.raise_for_status()
         return [item["name"] for item in r.json()["content"]]
+
+
+def sign_in_admin(base: str, password: str) -> HubUser:
+    """The admin, signed in with its password and holding an API token (which can add users)."""
+    admin = HubUser(base, ADMIN, password)
+    admin.login()
+    return admin
+
+
+def added_user(admin: HubUser, name: str, password: str) -> HubUser:
+    """A user the admin adds, who then signs in through the login form (setting the password: first use)."""
+    admin.add_users(name)
+    user = HubUser(admin.base, name, password)
+    user.login()
+    return user
 
 
 def run_code(user: HubUser, code: str, timeout: float = 120) -> str:

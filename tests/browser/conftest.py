@@ -1,5 +1,6 @@
-"""Fixtures for the browser test: the hub's address (SKYHUB_HUB_URL), Debian's Chromium under Playwright,
-and build/browser/ for screenshots (a CI artifact)."""
+"""Fixtures for the browser test: the hub's address (SKYHUB_HUB_URL), its admin (SKYHUB_ADMIN_PASSWORD:
+sign-up is closed, the admin adds the user the browser signs in as), Debian's Chromium under Playwright, and
+build/browser/ for screenshots (a CI artifact)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "appliance"))
+from hub import HubUser, sign_in_admin
 from labui import ARTIFACTS as WRITTEN
 from labui import CHROMIUM, CHROMIUM_ARGS
 
@@ -22,6 +25,18 @@ def hub_url() -> str:
     if not url:
         pytest.skip("SKYHUB_HUB_URL is not set: point it at a running hub (e.g. the booted demo image)")
     return url
+
+
+@pytest.fixture(scope="session")
+def admin(hub_url) -> HubUser:
+    """The hub's admin through the REST API (adds the user the browser signs in as)."""
+    password = os.environ.get("SKYHUB_ADMIN_PASSWORD", "")
+    if not password:
+        pytest.fail(
+            "SKYHUB_ADMIN_PASSWORD is not set: sign-up is closed, so the test signs in as admin to add its "
+            "user (an instance of the image: `docker exec NAME cat /root/skyhub-admin-password`)"
+        )
+    return sign_in_admin(hub_url, password)
 
 
 @pytest.fixture(scope="session")

@@ -78,7 +78,7 @@ class LabSession:
 
     # ---- the hub ----
     def sign_in(self) -> None:
-        """The first-use authenticator: the first login with a new name creates it with this password."""
+        """The first-use authenticator: the first login of a name the admin added sets this password."""
         self.page.goto(f"{self.base}/hub/login", wait_until="domcontentloaded")
         form = self.page.locator("form:has(input[name=password])")
         form.locator("input[name=username]").fill(self.name)

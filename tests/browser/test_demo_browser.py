@@ -1,6 +1,7 @@
-"""Issue #6: a person opens the hub in a browser, signs up, starts the `astro` image, opens the demo
-notebook in JupyterLab, runs all cells and sees the plot. Headless Debian Chromium, driven by Playwright,
-against the hub at SKYHUB_HUB_URL; screenshots go to build/browser/."""
+"""Issue #6: a person the admin added opens the hub in a browser, signs in (the first login sets the
+password), starts the `astro` image, opens the demo notebook in JupyterLab, runs all cells and sees the plot.
+Headless Debian Chromium, driven by Playwright, against the hub at SKYHUB_HUB_URL; screenshots go to
+build/browser/."""
 
 from __future__ import annotations
 
@@ -23,10 +24,11 @@ def _demo_notebook() -> str:
     return f"{role_vars['_dataset_mount_demo_dir']}/{role_vars['_dataset_mount_notebooks'][0]}"
 
 
-def test_demo_notebook_runs_in_the_browser_and_shows_the_plot(browser, hub_url, artifacts):
+def test_demo_notebook_runs_in_the_browser_and_shows_the_plot(browser, hub_url, admin, artifacts):
     user = LabSession(
         browser, hub_url, f"web{secrets.token_hex(3)}", secrets.token_urlsafe(16), shots=artifacts
     )
+    admin.add_users(user.name)  # sign-up is closed: the admin adds the user first
     notebook = _demo_notebook()
     t0 = time.monotonic()
     step, failed = "login", False
@@ -34,7 +36,7 @@ def test_demo_notebook_runs_in_the_browser_and_shows_the_plot(browser, hub_url, 
         user.sign_in()
         step = "spawn"
         spawn_s = user.spawn(IMAGE)
-        print(f"browser: {user.name} signed up, {IMAGE} server with JupyterLab in {spawn_s:.0f} s")
+        print(f"browser: {user.name} signed in, {IMAGE} server with JupyterLab in {spawn_s:.0f} s")
         step = "open"
         user.open_notebook(notebook)
         user.dismiss_notifications()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "appliance"))
-from fixtures import hub_url, new_user  # noqa: F401
+from fixtures import admin, hub_url, new_user  # noqa: F401
 from hub import HubUser
 
 

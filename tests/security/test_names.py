@@ -1,20 +1,20 @@
 """User names that need escaping work end to end, and two names never share a home (issue 12, item 4).
 
-Through the hub: sign up, start a server, reach it through the proxy, write a file; on the host the file is
-in that user's own home directory (DockerSpawner's escaped name), owned by the container user, and no other
-user's home holds it. A name whose home directory name would be too long is refused at login with a clear
-message, and so is a name holding a character the proxy cannot route."""
+Through the hub: the admin adds the user (sign-up is closed), who signs in, starts a server, reaches it
+through the proxy and writes a file; on the host the file is in that user's own home directory
+(DockerSpawner's escaped name), owned by the container user, and no other user's home holds it. A name whose
+home directory name would be too long is refused at login with a clear message, and so is a name holding a
+character the proxy cannot route."""
 
 from __future__ import annotations
 
-import re
 import secrets
 import shlex
 import time
 
 import pytest
 import requests
-from hub import HubUser
+from hub import HubUser, added_user
 
 HOME_ROOT = "/srv/skyhub/home"
 pytestmark = pytest.mark.security
@@ -36,10 +36,9 @@ NAMES = [
 
 
 @pytest.mark.parametrize("pattern", NAMES)
-def test_name_works_end_to_end_in_its_own_home(pattern, hub_url, host):
+def test_name_works_end_to_end_in_its_own_home(pattern, admin, host):
     tag = secrets.token_hex(2)
-    user = HubUser(hub_url, pattern.format(tag), secrets.token_urlsafe(16))
-    user.login()  # sets user.name to the normalized name the hub uses
+    user = added_user(admin, pattern.format(tag), secrets.token_urlsafe(16))  # login sets the hub's name
     try:
         user.start()
         user.write_file("whoami.txt", f"{user.name}\n")
@@ -56,12 +55,11 @@ def test_name_works_end_to_end_in_its_own_home(pattern, hub_url, host):
         user.stop()
 
 
-def test_lookalike_names_get_different_homes(hub_url, host):
+def test_lookalike_names_get_different_homes(admin, host):
     tag = secrets.token_hex(2)
     made = []
     for name in (f"ab-{tag}", f"ab.{tag}", f"ab_{tag}"):  # would collide if punctuation were dropped
-        user = HubUser(hub_url, name, secrets.token_urlsafe(16))
-        user.login()
+        user = added_user(admin, name, secrets.token_urlsafe(16))
         user.start()
         user.write_file("mine.txt", name)
         made.append(user)
@@ -75,24 +73,20 @@ def test_lookalike_names_get_different_homes(hub_url, host):
             user.stop()
 
 
-def login(hub_url: str, name: str) -> requests.Response:
-    """POST the login form as a browser does (first-use login: a new name sets its password)."""
-    session = requests.Session()
-    page = session.get(f"{hub_url}/hub/login", timeout=30)
-    xsrf = re.search(r'name="_xsrf"\s+value="([^"]+)"', page.text)
-    data = {"username": name, "password": secrets.token_urlsafe(16)}
-    if xsrf:
-        data["_xsrf"] = xsrf.group(1)
-    return session.post(f"{hub_url}/hub/login?next=", data=data, timeout=60, allow_redirects=False)
+def login(admin: HubUser, name: str) -> requests.Response:
+    """The admin adds the name (sign-up is closed), then the login form is POSTed as a browser does (first-use
+    login: the first login of an added name sets its password)."""
+    admin.add_users(name)
+    return HubUser(admin.base, name, secrets.token_urlsafe(16)).try_login()
 
 
-def test_name_too_long_for_a_home_is_refused_at_login_with_a_clear_message(hub_url):
+def test_name_too_long_for_a_home_is_refused_at_login_with_a_clear_message(admin):
     tag = secrets.token_hex(1)  # a new name each run: first-use login keeps the password of a name it saw
-    refused = login(hub_url, "é" * 78 + tag)
+    refused = login(admin, "é" * 78 + tag)
     assert refused.status_code == 403, refused.status_code
     assert "too long" in refused.text, refused.text[-2000:]  # the login form, with the reason shown
     # control: a name of the same length in plain letters is accepted
-    assert login(hub_url, "e" * 78 + tag).status_code in (302, 303)
+    assert login(admin, "e" * 78 + tag).status_code in (302, 303)
 
 
 def hub_answers(hub_url: str) -> bool:
@@ -109,13 +103,15 @@ def wait_for(predicate, seconds: float = 30) -> bool:
     return predicate()
 
 
-def test_a_name_that_would_rewrite_the_proxy_rules_is_refused_and_the_hub_keeps_its_traffic(hub_url, host):
+def test_a_name_that_would_rewrite_the_proxy_rules_is_refused_and_the_hub_keeps_its_traffic(
+    hub_url, admin, host
+):
     """jupyterhub-traefik-proxy pastes the decoded user name into traefik's rule between backticks: a user
     named x`)||hostregexp(`.+`)||hostregexp(`y who starts a server gets a route that matches every request, so
     their server would serve everyone's login page (seen on an appliance before the fix). Such a name is
     refused at login with the reason, and the hub's proxy never writes a name's backtick into a rule."""
     name = "x`)||hostregexp(`.+`)||hostregexp(`y" + secrets.token_hex(2)
-    refused = login(hub_url, name)
+    refused = login(admin, name)
     assert refused.status_code == 403, refused.status_code
     assert "cannot route" in refused.text, refused.text[-2000:]
     assert hub_answers(hub_url)

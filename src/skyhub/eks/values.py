@@ -29,7 +29,7 @@ SECRET = "(secret)"
 HUB_DEFAULTS: dict[str, Any] = {
     "tljh_admin_users": [],
     "tljh_authenticator": "firstuse",
-    "tljh_firstuse_create_users": True,
+    "tljh_firstuse_create_users": False,
     "tljh_firstuse_min_password_length": 10,
     "tljh_github_client_id": "",
     "tljh_github_client_secret": "",

@@ -140,6 +140,9 @@ def test_control_the_check_finds_the_secrets_of_a_booted_instance(two):
 def test_image_has_the_first_boot_unit_enabled(image_files):
     assert "/etc/systemd/system/skyhub-first-boot.service" in image_files
     assert "/etc/systemd/system/multi-user.target.wants/skyhub-first-boot.service" in image_files
+    # fail closed: the hub and its proxy Requires= first boot
+    for unit in ("jupyterhub", "traefik"):
+        assert f"/etc/systemd/system/{unit}.service.d/skyhub-first-boot.conf" in image_files
 
 
 def run_checks_on(name: str, tests: str) -> None:
@@ -179,10 +182,11 @@ def test_browser_walks_the_demo_on_the_booted_image(two):
     name = two[0]
     wait_hub(name)
     ip = docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name).strip()
+    password = one_time_passwords(name)["admin"]
     res = subprocess.run(
         [str(REPO / ".venv/bin/pytest"), "-q", "-rs", "-p", "no:cacheprovider", "tests/browser"],
         cwd=REPO, capture_output=True, text=True, check=False,
-        env={**os.environ, "SKYHUB_HUB_URL": f"http://{ip}"},
+        env={**os.environ, "SKYHUB_HUB_URL": f"http://{ip}", "SKYHUB_ADMIN_PASSWORD": password},
     )  # fmt: skip
     print(res.stdout[-3000:])
     if res.returncode != 0:  # what the hub said, for a failure seen only in CI
@@ -190,6 +194,56 @@ def test_browser_walks_the_demo_on_the_booted_image(two):
         print(f"---- {name}: the hub's journal ----\n{hub_log}")
     assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:]
     assert " passed" in res.stdout and "skipped" not in res.stdout, res.stdout[-2000:]
+
+
+def one_time_passwords(name: str) -> dict[str, str]:
+    """The admin passwords first boot made on this instance: {name: password} from its root-only file."""
+    text = in_instance(name, "cat /root/skyhub-admin-password")
+    return dict(line.split(" ", 1) for line in text.splitlines() if line.strip())
+
+
+def test_first_boot_gives_the_admin_a_one_time_password_on_the_console_and_in_a_root_only_file(two):
+    """Closed sign-up, and no admin name left for the first comer: the image's admin gets a password at first
+    boot, kept root-only (and shown on the console where there is one: EC2's console output; a Docker
+    instance has no /dev/console, so `skyhub demo up` prints the file instead)."""
+    a, b = (one_time_passwords(n) for n in two)
+    assert set(a) == {"admin"} and len(a["admin"]) >= 16
+    assert a["admin"] != b["admin"], "two instances got the same one-time admin password"
+    assert in_instance(two[0], "stat -c '%a %U' /root/skyhub-admin-password").strip() == "600 root"
+    # the journal (which more than root can read) says where the password is, not what it is
+    journal = in_instance(two[0], "journalctl -u skyhub-first-boot --no-pager -o cat")
+    assert "one-time admin password made for ['admin']: in /root/skyhub-admin-password" in journal, journal
+    assert a["admin"] not in journal
+    assert in_instance(two[0], "test -e /dev/console || echo absent").strip() == "absent"  # no stray file
+    config = in_instance(two[0], "cat /opt/tljh/config/config.yaml")
+    assert "create_users: false" in config, config  # sign-up closed: the default the image is tested with
+
+
+def test_a_settings_error_at_first_boot_keeps_the_hub_stopped_and_says_why(instances, tmp_path):
+    """Fail closed (issue 15, item 3): a misspelt key under github: fails first boot, naming the key, on the
+    console and in the journal, and the hub and its proxy do not start. Control: an instance of the same image
+    without the error runs both."""
+    settings = tmp_path / "instance-settings.json"
+    settings.write_text(
+        '{"authenticator": "github", "github": {"client_id": "c", "client_secret": "s",'
+        ' "allowed_organisations": ["astro"]}}'
+    )
+    settings.chmod(0o644)
+    name = instances("bad", "-v", f"{settings}:/etc/skyhub/instance-settings.json:ro", wait=False)
+    in_instance(name, "systemctl is-system-running --wait", check=False)  # boot finished (degraded)
+    assert in_instance(name, "systemctl is-failed skyhub-first-boot", check=False).strip() == "failed"
+    for unit in ("jupyterhub", "traefik"):
+        state = in_instance(name, f"systemctl is-active {unit}", check=False).strip()
+        assert state != "active", f"{unit} started although first boot failed"
+    code = in_instance(name, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1/hub/api", check=False)
+    assert code.strip() == "000", f"something answers on port 80: HTTP {code}"
+    journal = in_instance(name, "journalctl -u skyhub-first-boot --no-pager -o cat")
+    assert "unknown key github.allowed_organisations" in journal, journal
+    assert "the hub does NOT start until this is fixed" in journal, journal
+    # control: the same check sees a running hub on an instance whose first boot succeeded
+    good = instances("good")
+    wait_hub(good)
+    assert in_instance(good, "systemctl is-active jupyterhub traefik").split() == ["active", "active"]
 
 
 def test_stop_and_start_keeps_homes_and_secrets_and_comes_back(two):

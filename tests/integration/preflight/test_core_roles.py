@@ -44,6 +44,16 @@ CASES = [
     ("tljh", {"tljh_spawner_group_limits": {"big": {"mem_limit": "0G"}}}, 'tljh_spawner_group_limits["big"]'),
     ("tljh", {"tljh_spawner_user_limits": {"ann": {"mem_limit": "0M"}}}, 'tljh_spawner_user_limits["ann"]'),
     ("tljh", {"tljh_firstuse_min_password_length": 0}, "tljh_firstuse_min_password_length is 0"),
+    (
+        "tljh",
+        {"tljh_admin_users": ["admin"], "tljh_admin_password_hashes": {"admin": "hunter2"}},
+        "tljh_admin_password_hashes.admin must be a bcrypt hash",
+    ),
+    (
+        "tljh",
+        {"tljh_admin_password_hashes": {"eve": "$2b$12$" + "a" * 53}},
+        "not in tljh_admin_users",
+    ),
     ("tljh", {"tljh_spawner_network_subnet": "8.8.8.0/24"}, "not inside the private"),
     ("tljh", {"tljh_spawner_network_subnet": "172.31.16.0/20"}, "overlaps 172.31.0.0/16"),
     ("tljh", {"tljh_spawner_network_subnet": "172.29.0.1/24"}, "host bits zero"),
