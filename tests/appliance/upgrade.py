@@ -38,7 +38,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from hub import HubError, HubUser
+from hub import HubError, HubUser, admin_password
 
 SEED_FILE = "upgrade-seed.json"
 # Users the seed makes: two start a server and keep files; one only signs in (a password, no home yet).
@@ -222,7 +222,10 @@ def hub_url_of(run: Callable[[str], str]) -> str:
 
 def seed(run: Callable[[str], str], hub_url: str, admin_name: str, home_root: str) -> dict[str, Any]:
     """Users with passwords and files, made through the hub of the release on the host; the record."""
-    admin = HubUser(hub_url, admin_name, secrets.token_urlsafe(16))
+    # the admin signs in with the password the scenario's tljh_admin_password_hashes declares: the converge of
+    # this tree stores that hash (the inventory is authoritative for the admin's password), so any other one
+    # set here through first-use would be replaced, as the operator asked
+    admin = HubUser(hub_url, admin_name, admin_password())
     admin.login()
     names = [n for n, _ in SEED_USERS]
     r = admin.api("POST", "/users", json={"usernames": names})
