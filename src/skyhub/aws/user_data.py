@@ -17,8 +17,8 @@ from typing import Any
 
 from tljh_skyhub import auth
 
-# A key whose value must not be shown: OAuth client secrets, password hashes, tokens.
-_SECRET_KEY = re.compile(r"secret|password|passwd|token|hash", re.IGNORECASE)
+# A key whose value must not be shown: OAuth client secrets, password hashes, tokens (not token_url).
+_SECRET_KEY = re.compile(r"(^|_)(secret|password|passwd|token|hash)$", re.IGNORECASE)
 
 
 def open_signup(role_vars: Mapping[str, Any]) -> bool:
