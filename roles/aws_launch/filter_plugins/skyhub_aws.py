@@ -1,5 +1,5 @@
-"""Filters for aws_launch: the instance role's policy (skyhub.aws.policy), the security group's CIDRs parsed as
-networks (skyhub.aws.network) and the hub settings carried in user-data (skyhub.aws.user_data)."""
+"""Filters for aws_launch: the instance role's policy (skyhub.aws.policy), the security group's CIDRs parsed
+as networks (skyhub.aws.network) and the hub settings carried in user-data (skyhub.aws.user_data)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def skyhub_aws_cidr_problems(cidrs: Any, variable: str) -> list[str]:
 
 
 def skyhub_aws_cidr_world(cidrs: Any) -> list[str]:
-    """"0.0.0.0/0" and/or "::/0" when the CIDRs together reach every address of that family (parsed, so
+    """ "0.0.0.0/0" and/or "::/0" when the CIDRs together reach every address of that family (parsed, so
     0.0.0.0/00 and 0.0.0.0/1 + 128.0.0.0/1 count); entries that are not CIDRs are ignored (the preflight
     reports them first)."""
     good = [c for c in _plain(cidrs) if not network.cidr_problems([c], "-")]

@@ -42,14 +42,14 @@ def parse_cidr(value: Any, variable: str) -> Network:
 def parse_cidrs(values: Any, variable: str) -> list[Network]:
     """Every entry of a list of CIDRs as a network (the first bad entry raises, naming the variable)."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise SkyhubError(f"{variable} must be a list of CIDRs like [\"203.0.113.7/32\"] (got {values!r})")
+        raise SkyhubError(f'{variable} must be a list of CIDRs like ["203.0.113.7/32"] (got {values!r})')
     return [parse_cidr(v, variable) for v in values]
 
 
 def cidr_problems(values: Any, variable: str) -> list[str]:
     """One message per entry of `values` that is not a CIDR (empty: all are)."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        return [f"{variable} must be a list of CIDRs like [\"203.0.113.7/32\"] (got {values!r})"]
+        return [f'{variable} must be a list of CIDRs like ["203.0.113.7/32"] (got {values!r})']
     out = []
     for value in values:
         try:

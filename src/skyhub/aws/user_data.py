@@ -3,10 +3,10 @@
 roles/first_boot's skyhub-first-boot reads that mapping on the instance's first boot and writes it into TLJH's
 config.yaml. Its keys come from the same inventory variables the tljh role reads (tljh_authenticator,
 tljh_<kind>_<setting>, tljh_admin_users, tljh_https_domains, tljh_letsencrypt_email,
-tljh_firstuse_create_users), so an instance launched from the AMI starts with the settings `playbooks/site.yml`
-would write. Which tljh_<kind>_<setting> is which user-data key is the hub plugin's auth mapping
-(plugin/tljh_skyhub/auth.py: user-data's `<kind>: {<setting>: ...}` uses its setting names); nothing here
-copies it.
+tljh_firstuse_create_users), so an instance launched from the AMI starts with the settings
+`playbooks/site.yml` would write. Which tljh_<kind>_<setting> is which user-data key is the hub plugin's
+auth mapping (plugin/tljh_skyhub/auth.py: user-data's `<kind>: {<setting>: ...}` uses its setting names);
+nothing here copies it.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def hub_settings(role_vars: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def secret_keys(settings: Any, path: str = "") -> list[str]:
-    """Dotted paths of the non-empty values in `settings` that are secrets (the task carrying them is no_log)."""
+    """Dotted paths of the non-empty secrets in `settings` (the task carrying them is no_log)."""
     out: list[str] = []
     if isinstance(settings, Mapping):
         for key, value in settings.items():

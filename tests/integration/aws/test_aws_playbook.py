@@ -57,7 +57,9 @@ def _check_instance(endpoint: str, ami: str) -> dict:
 
 def _user_data(endpoint: str, inst: dict) -> dict:
     """The instance's user-data as EC2 hands it to cloud-init (DescribeInstanceAttribute userData)."""
-    attr = client("ec2", endpoint).describe_instance_attribute(InstanceId=inst["InstanceId"], Attribute="userData")
+    attr = client("ec2", endpoint).describe_instance_attribute(
+        InstanceId=inst["InstanceId"], Attribute="userData"
+    )
     text = base64.b64decode(attr["UserData"]["Value"]).decode()
     assert text.startswith("#cloud-config\n")
     return yaml.safe_load(text)
@@ -216,7 +218,9 @@ def test_launch_reads_back_is_idempotent_and_tears_down(
     aws_endpoint: str, aws_ami: str, tmp_path: Path
 ) -> None:
     extra = {"aws_launch_endpoint_url": aws_endpoint, "aws_launch_ami_id": aws_ami}
-    first = run_playbook("aws.yml", extra, tmp_path, "-vvv")  # -vvv shows module arguments, user_data included
+    first = run_playbook(
+        "aws.yml", extra, tmp_path, "-vvv"
+    )  # -vvv shows module arguments, user_data included
     assert first.returncode == 0, first.stdout + first.stderr
     assert recap(first.stdout)["changed"] >= 8
 
@@ -304,8 +308,12 @@ BAD_INPUTS = [
     ),
     pytest.param(
         OPEN_SIGNUP,
-        ["open sign-up (tljh_authenticator firstuse with tljh_firstuse_create_users: true)", "tljh_https_domains",
-         "opens to 0.0.0.0/0", NOTHING],
+        [
+            "open sign-up (tljh_authenticator firstuse with tljh_firstuse_create_users: true)",
+            "tljh_https_domains",
+            "opens to 0.0.0.0/0",
+            NOTHING,
+        ],
         id="open-signup-world-http",
     ),
     pytest.param(

@@ -61,7 +61,10 @@ def test_networks_short_of_the_world_are_not_the_world(cidrs):
         ("203.0.113.7/24", "host bits set (the network is 203.0.113.0/24; one address is 203.0.113.7/32)"),
         ("2001:db8::1/64", "host bits set (the network is 2001:db8::/64; one address is 2001:db8::1/128)"),
         ("web", "is not a CIDR; write a network with its prefix length"),
-        ("203.0.113.7", "is not a CIDR; write a network with its prefix length"),  # no prefix: refused, not /32
+        (
+            "203.0.113.7",
+            "is not a CIDR; write a network with its prefix length",
+        ),  # no prefix: refused, not /32
         ("300.1.1.1/32", "is not a CIDR"),
         ("0.0.0.0/33", "is not a CIDR"),
         (" 0.0.0.0/0", "is not a CIDR"),
@@ -81,13 +84,15 @@ def test_a_bad_cidr_is_refused_naming_the_variable_and_the_value(value, says):
 
 
 def test_good_cidrs_have_no_problems_and_a_string_is_not_a_list():
-    assert cidr_problems(["0.0.0.0/00", "::/0", "203.0.113.7/32", "2001:db8::/64"], "aws_launch_web_cidrs") == []
+    assert (
+        cidr_problems(["0.0.0.0/00", "::/0", "203.0.113.7/32", "2001:db8::/64"], "aws_launch_web_cidrs") == []
+    )
     (problem,) = cidr_problems("0.0.0.0/0", "aws_launch_web_cidrs")
     assert "aws_launch_web_cidrs must be a list of CIDRs" in problem
 
 
 def test_the_world_in_ssh_is_refused_by_its_network_not_its_spelling():
-    """The preflight's SSH rule asks the filter; the old string comparison let `0.0.0.0/00` and the halves by."""
+    """The preflight's SSH rule asks the filter: a string comparison let `0.0.0.0/00` and the halves by."""
     for spelling in (["0.0.0.0/00"], ["0.0.0.0/1", "128.0.0.0/1"], ["::/0"]):
         assert filters.skyhub_aws_cidr_world(spelling), spelling
     assert filters.skyhub_aws_cidr_world(["203.0.113.7/32", "bad"]) == []  # bad entries: reported elsewhere
@@ -101,5 +106,10 @@ def test_rules_open_443_and_80_to_the_web_cidrs_and_ssh_only_when_asked():
     ]  # written in the normal form AWS accepts; no port 22 rule at all
     assert not any(22 in r["ports"] for r in rules)
     ssh = hub_rules(["198.51.100.0/24"], ["203.0.113.7/32"])
-    assert {"proto": "tcp", "ports": [22], "cidr_ip": ["203.0.113.7/32"], "rule_desc": "skyhub admin ssh"} in ssh
+    assert {
+        "proto": "tcp",
+        "ports": [22],
+        "cidr_ip": ["203.0.113.7/32"],
+        "rule_desc": "skyhub admin ssh",
+    } in ssh
     assert expected_permissions(["0.0.0.0/00"], []) == {(80, "0.0.0.0/0"), (443, "0.0.0.0/0")}

@@ -1,5 +1,6 @@
-"""The hub settings the launch puts in user-data: from the inventory's tljh_* settings, through the hub plugin's
-auth mapping, into the `skyhub:` mapping that skyhub-first-boot (roles/first_boot) reads and applies."""
+"""The hub settings the launch puts in user-data: from the inventory's tljh_* settings, through the hub
+plugin's auth mapping, into the `skyhub:` mapping that skyhub-first-boot (roles/first_boot) reads and
+applies."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def inventory(**overrides: Any) -> dict[str, Any]:
 
 
 def render_user_data(role_vars: dict[str, Any], extra: dict[str, Any] | None = None) -> str:
-    """roles/aws_launch/templates/user-data.yml.j2 rendered as Ansible renders it (its filters stood in for)."""
+    """roles/aws_launch/templates/user-data.yml.j2 rendered as Ansible would (its filters stood in for)."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
     env.filters["to_json"] = lambda v, sort_keys=False: json.dumps(v, sort_keys=sort_keys)
     env.filters["combine"] = lambda a, b: {**a, **b}
@@ -160,4 +161,6 @@ def test_secrets_anywhere_in_the_settings_are_found_for_no_log():
     assert secret_keys({"admin_password_hash": "$2b$12$abc", "admins": ["ann"]}) == ["admin_password_hash"]
     assert secret_keys({"oidc": {"client_secret": ""}, "x": [{"token": "t"}]}) == ["x[0].token"]
     assert secret_keys({"authenticator": "firstuse", "https": {"domains": ["a.example"]}}) == []
-    assert secret_keys({"oidc": {"token_url": "https://x/token", "client_secret": "s"}}) == ["oidc.client_secret"]
+    assert secret_keys({"oidc": {"token_url": "https://x/token", "client_secret": "s"}}) == [
+        "oidc.client_secret"
+    ]
