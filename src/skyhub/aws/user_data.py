@@ -29,8 +29,11 @@ def open_signup(role_vars: Mapping[str, Any]) -> bool:
 
 def hub_settings(role_vars: Mapping[str, Any]) -> dict[str, Any]:
     """The `skyhub:` user-data settings from the tljh role's variables (only those given are carried:
-    a variable not set leaves the image's setting)."""
-    kind = str(role_vars.get("tljh_authenticator", "firstuse"))
+    a variable not set leaves the image's setting; without tljh_authenticator, e.g. the role used without the
+    tljh role's defaults, nothing is carried)."""
+    if "tljh_authenticator" not in role_vars:
+        return {}
+    kind = str(role_vars["tljh_authenticator"])
     auth.class_name(kind)  # an unknown kind raises ValueError naming the choices
     out: dict[str, Any] = {"authenticator": kind}
     admins = role_vars.get("tljh_admin_users") or []

@@ -327,6 +327,16 @@ BAD_INPUTS = [
         id="oidc-url-not-https",
     ),
     pytest.param(
+        {"tljh_spawner_pids_limit": 0},
+        ["tljh_spawner_pids_limit a number above 0 (got 0)"],
+        id="pids-limit-zero",
+    ),
+    pytest.param(
+        {"tljh_container_uid": 0},
+        ["tljh_container_uid / tljh_container_gid not 0 (got 0:100)"],
+        id="container-uid-root",
+    ),
+    pytest.param(
         {"tljh_oidc_client_secert": "x"},
         ["tljh_oidc_client_secert is not a setting of the tljh role (did you mean tljh_oidc_client_secret?)"],
         id="unknown-variable",

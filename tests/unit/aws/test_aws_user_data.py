@@ -152,6 +152,11 @@ def test_first_boot_takes_open_signup():
     fb.validate(hub_settings(inventory(tljh_firstuse_create_users=True)))
 
 
+def test_without_the_tljh_settings_nothing_is_carried():
+    assert hub_settings({"tljh_admin_users": ["ann"]}) == {}
+    assert "skyhub: {}" in render_user_data({})
+
+
 def test_an_unknown_authenticator_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="firstuse, github, oidc"):
         hub_settings(inventory(tljh_authenticator="ldap"))
