@@ -1,4 +1,5 @@
-"""Filters for aws_launch: the instance role's policy, rendered by skyhub.aws.policy."""
+"""Filters for aws_launch: the instance role's policy (skyhub.aws.policy), the security group's CIDRs parsed
+as networks (skyhub.aws.network) and the hub settings carried in user-data (skyhub.aws.user_data)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from skyhub.aws import network, policy
+from skyhub.aws import network, policy, user_data
 from skyhub.errors import SkyhubError
 
 
@@ -45,7 +46,36 @@ def skyhub_aws_dataset_buckets_equal(datasets: list[dict[str, Any]], bucket: str
 
 
 def skyhub_aws_sg_rules(web_cidrs: list[str], ssh_cidrs: list[str]) -> list[dict[str, Any]]:
-    return network.hub_rules(_plain(web_cidrs), _plain(ssh_cidrs))
+    try:
+        return network.hub_rules(_plain(web_cidrs), _plain(ssh_cidrs))
+    except SkyhubError as exc:
+        raise AnsibleFilterError(f"aws_launch: {exc}") from exc
+
+
+def skyhub_aws_cidr_problems(cidrs: Any, variable: str) -> list[str]:
+    """One message per entry of `cidrs` that is not a network in CIDR form (each names `variable`)."""
+    return network.cidr_problems(_plain(cidrs), str(variable))
+
+
+def skyhub_aws_cidr_world(cidrs: Any) -> list[str]:
+    """ "0.0.0.0/0" and/or "::/0" when the CIDRs together reach every address of that family (parsed, so
+    0.0.0.0/00 and 0.0.0.0/1 + 128.0.0.0/1 count); entries that are not CIDRs are ignored (the preflight
+    reports them first)."""
+    good = [c for c in _plain(cidrs) if not network.cidr_problems([c], "-")]
+    return network.world_families(good)
+
+
+def skyhub_aws_hub_settings(role_vars: dict[str, Any]) -> dict[str, Any]:
+    """user-data's hub settings (the `skyhub:` mapping) from the tljh_* variables."""
+    try:
+        return user_data.hub_settings(_plain(role_vars))
+    except ValueError as exc:
+        raise AnsibleFilterError(f"aws_launch: tljh_authenticator: {exc}") from exc
+
+
+def skyhub_aws_secret_keys(settings: dict[str, Any]) -> list[str]:
+    """Dotted paths of the secrets in the settings (non-empty client secrets, password hashes, tokens)."""
+    return user_data.secret_keys(_plain(settings))
 
 
 class FilterModule:
@@ -54,4 +84,8 @@ class FilterModule:
             "skyhub_aws_instance_policy": skyhub_aws_instance_policy,
             "skyhub_aws_dataset_buckets_equal": skyhub_aws_dataset_buckets_equal,
             "skyhub_aws_sg_rules": skyhub_aws_sg_rules,
+            "skyhub_aws_cidr_problems": skyhub_aws_cidr_problems,
+            "skyhub_aws_cidr_world": skyhub_aws_cidr_world,
+            "skyhub_aws_hub_settings": skyhub_aws_hub_settings,
+            "skyhub_aws_secret_keys": skyhub_aws_secret_keys,
         }

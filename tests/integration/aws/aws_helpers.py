@@ -24,7 +24,9 @@ def client(service: str, endpoint: str) -> Any:
     return boto3.client(service, region_name=REGION, endpoint_url=endpoint)
 
 
-def run_playbook(playbook: str, extra: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess:
+def run_playbook(
+    playbook: str, extra: dict[str, Any], tmp_path: Path, *args: str
+) -> subprocess.CompletedProcess:
     extra_file = tmp_path / f"extra-{playbook}.json"
     extra_file.write_text(json.dumps(extra))
     env = {
@@ -41,6 +43,7 @@ def run_playbook(playbook: str, extra: dict[str, Any], tmp_path: Path) -> subpro
         f"playbooks/{playbook}",
         "-e",
         f"@{extra_file}",
+        *args,
     ]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from aws_helpers import (
     DEPLOYMENT,
     ROOT,
@@ -24,6 +27,7 @@ from skyhub.aws.policy import allowed_pairs
 pytestmark = pytest.mark.integration
 
 ACCOUNT = "123456789012"
+SECRET = "it-secret-5f0c1d"  # tljh_oidc_client_secret in the test inventory
 
 
 def _instance(endpoint: str) -> dict:
@@ -48,10 +52,42 @@ def _check_instance(endpoint: str, ami: str) -> dict:
         "owner": "astro-it",
         "skyhub:deployment": DEPLOYMENT,
     }
-    ec2 = client("ec2", endpoint)
-    user_data = ec2.describe_instance_attribute(InstanceId=inst["InstanceId"], Attribute="userData")
-    assert user_data["UserData"]["Value"]  # base64 cloud-config carrying the instance settings
     return inst
+
+
+def _user_data(endpoint: str, inst: dict) -> dict:
+    """The instance's user-data as EC2 hands it to cloud-init (DescribeInstanceAttribute userData)."""
+    attr = client("ec2", endpoint).describe_instance_attribute(
+        InstanceId=inst["InstanceId"], Attribute="userData"
+    )
+    text = base64.b64decode(attr["UserData"]["Value"]).decode()
+    assert text.startswith("#cloud-config\n")
+    return yaml.safe_load(text)
+
+
+def _check_user_data(endpoint: str, inst: dict) -> None:
+    """The inventory's hub settings (test inventory: OIDC, two admins, HTTPS) are in the `skyhub:` mapping
+    skyhub-first-boot reads, under the keys it takes."""
+    data = _user_data(endpoint, inst)
+    assert data["skyhub"] == {
+        "authenticator": "oidc",
+        "admins": ["ann", "bob"],
+        "oidc": {
+            "client_id": "skyhub-it",
+            "client_secret": SECRET,
+            "authorize_url": "https://login.example.org/oauth2/authorize",
+            "token_url": "https://login.example.org/oauth2/token",
+            "userdata_url": "https://login.example.org/oauth2/userinfo",
+            "username_claim": "preferred_username",  # the tljh role's defaults come along
+            "scopes": ["openid", "profile", "email"],
+            "allowed_users": [],
+            "allowed_groups": ["astro"],
+            "groups_claim": "groups",
+        },
+        "https": {"domains": ["hub.example.org"], "email": "ops@example.org"},
+    }
+    (facts,) = [f for f in data["write_files"] if f["path"] == "/etc/skyhub/instance-settings.json"]
+    assert json.loads(facts["content"])["deployment"] == DEPLOYMENT
 
 
 def _check_security_group(endpoint: str, inst: dict) -> None:
@@ -182,11 +218,17 @@ def test_launch_reads_back_is_idempotent_and_tears_down(
     aws_endpoint: str, aws_ami: str, tmp_path: Path
 ) -> None:
     extra = {"aws_launch_endpoint_url": aws_endpoint, "aws_launch_ami_id": aws_ami}
-    first = run_playbook("aws.yml", extra, tmp_path)
+    first = run_playbook(
+        "aws.yml", extra, tmp_path, "-vvv"
+    )  # -vvv shows module arguments, user_data included
     assert first.returncode == 0, first.stdout + first.stderr
     assert recap(first.stdout)["changed"] >= 8
 
     inst = _check_instance(aws_endpoint, aws_ami)
+    _check_user_data(aws_endpoint, inst)
+    # the instance task is no_log: the client secret in user-data is not in the output (-vvv would show it)
+    assert SECRET not in first.stdout + first.stderr
+    assert "the output has been hidden" in first.stdout
     _check_security_group(aws_endpoint, inst)
     _check_iam(aws_endpoint)
     home = _check_volumes(aws_endpoint, inst)
@@ -241,11 +283,63 @@ def _instance_live(endpoint: str) -> dict:
     return inst
 
 
+NOTHING = "Nothing was created."
+OPEN_SIGNUP = {"tljh_authenticator": "firstuse", "tljh_firstuse_create_users": True, "tljh_https_domains": []}
 BAD_INPUTS = [
     pytest.param(
         {"aws_launch_ssh_cidrs": ["0.0.0.0/0"]},
-        ["aws_launch_ssh_cidrs contains 0.0.0.0/0", "aws_launch_ssh_allow_anywhere: true"],
+        ["aws_launch_ssh_cidrs (0.0.0.0/0) covers 0.0.0.0/0", "aws_launch_ssh_allow_anywhere: true", NOTHING],
         id="ssh-from-anywhere",
+    ),
+    pytest.param(
+        {"aws_launch_ssh_cidrs": ["0.0.0.0/1", "128.0.0.0/1"]},
+        ["aws_launch_ssh_cidrs (0.0.0.0/1, 128.0.0.0/1) covers 0.0.0.0/0", NOTHING],
+        id="ssh-from-both-halves",
+    ),
+    pytest.param(
+        {"aws_launch_ssh_cidrs": ["203.0.113.7/24"]},
+        ["aws_launch_ssh_cidrs: '203.0.113.7/24' is not a CIDR", "the network is 203.0.113.0/24", NOTHING],
+        id="ssh-cidr-host-bits",
+    ),
+    pytest.param(
+        {"aws_launch_web_cidrs": ["0.0.0.0/0", "web"]},
+        ["aws_launch_web_cidrs: 'web' is not a CIDR", NOTHING],
+        id="web-cidr-garbage",
+    ),
+    pytest.param(
+        OPEN_SIGNUP,
+        [
+            "open sign-up (tljh_authenticator firstuse with tljh_firstuse_create_users: true)",
+            "tljh_https_domains",
+            "opens to 0.0.0.0/0",
+            NOTHING,
+        ],
+        id="open-signup-world-http",
+    ),
+    pytest.param(
+        {**OPEN_SIGNUP, "aws_launch_web_cidrs": ["0.0.0.0/1", "128.0.0.0/1", "::/0"]},
+        ["open sign-up", "opens to 0.0.0.0/0 and ::/0", NOTHING],
+        id="open-signup-world-halves-http",
+    ),
+    pytest.param(
+        {"tljh_oidc_token_url": "http://login.example.org/oauth2/token"},
+        ['tljh_oidc_token_url is "http://login.example.org/oauth2/token"', "must be https:// URLs"],
+        id="oidc-url-not-https",
+    ),
+    pytest.param(
+        {"tljh_spawner_pids_limit": 0},
+        ["tljh_spawner_pids_limit a number above 0 (got 0)"],
+        id="pids-limit-zero",
+    ),
+    pytest.param(
+        {"tljh_container_uid": 0},
+        ["tljh_container_uid / tljh_container_gid not 0 (got 0:100)"],
+        id="container-uid-root",
+    ),
+    pytest.param(
+        {"tljh_oidc_client_secert": "x"},
+        ["tljh_oidc_client_secert is not a setting of the tljh role (did you mean tljh_oidc_client_secret?)"],
+        id="unknown-variable",
     ),
     pytest.param(
         {"cost_guard_notify_emails": [], "cost_guard_notify_sns_topic_arn": ""},
@@ -253,20 +347,28 @@ BAD_INPUTS = [
             "the budget has no notification target",
             "cost_guard_notify_emails",
             "cost_guard_notify_sns_topic_arn",
+            NOTHING,
         ],
         id="budget-without-target",
     ),
     pytest.param(
         {"aws_launch_instance_type": "t3.enormous"},
-        ['aws_launch_instance_type "t3.enormous" is not a valid EC2 instance type name'],
+        ['aws_launch_instance_type "t3.enormous" is not a valid EC2 instance type name', NOTHING],
         id="bad-instance-type",
     ),
     pytest.param(
         {"backups_s3_bucket": "example-edu-survey"},
-        ['backups_s3_bucket "example-edu-survey" is also the bucket of dataset(s) survey'],
+        ['backups_s3_bucket "example-edu-survey" is also the bucket of dataset(s) survey', NOTHING],
         id="backup-bucket-is-dataset-bucket",
     ),
 ]
+
+
+def _nothing_created(endpoint: str) -> None:
+    assert not any(tagged_resources(endpoint).values())
+    sgs = client("ec2", endpoint).describe_security_groups()["SecurityGroups"]
+    assert {g["GroupName"] for g in sgs} == {"default"}
+    assert client("iam", endpoint).list_roles()["Roles"] == []
 
 
 @pytest.mark.parametrize(("override", "messages"), BAD_INPUTS)
@@ -279,8 +381,29 @@ def test_bad_inputs_stop_before_any_api_call(
     assert res.returncode != 0
     for message in messages:
         assert message in out, out
-    assert "Nothing was created." in out
     assert recap(res.stdout)["failed"] == 1
-    assert not any(tagged_resources(aws_endpoint).values())
-    sgs = client("ec2", aws_endpoint).describe_security_groups()["SecurityGroups"]
-    assert {g["GroupName"] for g in sgs} == {"default"}
+    _nothing_created(aws_endpoint)
+
+
+GOOD_PREFLIGHT = [
+    pytest.param({**OPEN_SIGNUP, "aws_launch_web_cidrs": ["198.51.100.0/24"]}, id="open-signup-own-network"),
+    pytest.param(
+        {**OPEN_SIGNUP, "tljh_https_domains": ["hub.example.org"], "aws_launch_web_cidrs": ["0.0.0.0/00"]},
+        id="open-signup-https",
+    ),
+    pytest.param({**OPEN_SIGNUP, "tljh_firstuse_create_users": False}, id="closed-signup-world-http"),
+    pytest.param({"aws_launch_ssh_cidrs": ["0.0.0.0/1"]}, id="ssh-half-the-world-is-not-all"),
+]
+
+
+@pytest.mark.parametrize("override", GOOD_PREFLIGHT)
+def test_controls_pass_the_preflight(aws_endpoint: str, aws_ami: str, tmp_path: Path, override: dict) -> None:
+    """Controls for the refusals above: the same settings one step away pass every check (only the checks
+    run: --tags preflight,aws_launch_preflight)."""
+    extra = {"aws_launch_endpoint_url": aws_endpoint, "aws_launch_ami_id": aws_ami, **override}
+    res = run_playbook("aws.yml", extra, tmp_path, "--tags", "preflight,aws_launch_preflight")
+    assert res.returncode == 0, res.stdout + res.stderr
+    for check in ("SSH is not open to the world", "no open sign-up on a world-open hub without HTTPS"):
+        assert re.search(re.escape(check) + r".*\*+\nok: \[localhost\]", res.stdout), res.stdout
+    assert recap(res.stdout)["failed"] == 0 and recap(res.stdout)["ok"] >= 10
+    _nothing_created(aws_endpoint)
