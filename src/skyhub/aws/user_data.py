@@ -2,11 +2,11 @@
 
 roles/first_boot's skyhub-first-boot reads that mapping on the instance's first boot and writes it into TLJH's
 config.yaml. Its keys come from the same inventory variables the tljh role reads (tljh_authenticator,
-tljh_<kind>_<setting>, tljh_admin_users, tljh_https_domains, tljh_letsencrypt_email,
-tljh_firstuse_create_users), so an instance launched from the AMI starts with the settings
-`playbooks/site.yml` would write. Which tljh_<kind>_<setting> is which user-data key is the hub plugin's
-auth mapping (plugin/tljh_skyhub/auth.py: user-data's `<kind>: {<setting>: ...}` uses its setting names);
-nothing here copies it.
+tljh_<kind>_<setting>, tljh_admin_users, tljh_admin_password_hashes, tljh_https_domains,
+tljh_letsencrypt_email, tljh_firstuse_create_users), so an instance launched from the AMI starts with the
+settings `playbooks/site.yml` would write. Which tljh_<kind>_<setting> is which user-data key is the hub
+plugin's auth mapping (plugin/tljh_skyhub/auth.py: user-data's `<kind>: {<setting>: ...}` uses its setting
+names); nothing here copies it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from tljh_skyhub import auth
 
 # A key whose value must not be shown: OAuth client secrets, password hashes, tokens (not token_url).
-_SECRET_KEY = re.compile(r"(^|_)(secret|password|passwd|token|hash)$", re.IGNORECASE)
+_SECRET_KEY = re.compile(r"(^|_)(secret|password|passwd|token|hash|hashes)$", re.IGNORECASE)
 
 
 def open_signup(role_vars: Mapping[str, Any]) -> bool:
@@ -39,6 +39,9 @@ def hub_settings(role_vars: Mapping[str, Any]) -> dict[str, Any]:
     admins = role_vars.get("tljh_admin_users") or []
     if admins:
         out["admins"] = [str(a) for a in admins]
+    hashes = role_vars.get("tljh_admin_password_hashes") or {}
+    if hashes:
+        out["admin_password_hashes"] = {str(k): str(v) for k, v in hashes.items()}
     if kind in auth.OAUTH_KINDS:
         section = auth.role_settings(kind, role_vars)
         callback = str(role_vars.get("tljh_oauth_callback_url") or "")

@@ -33,6 +33,7 @@ def _first_boot():
 
 
 fb = _first_boot()
+fb.use_plugin(ROOT / "plugin")  # the hub plugin's auth mapping and admin password rules, from the repository
 
 OIDC = {
     "tljh_authenticator": "oidc",
@@ -93,8 +94,8 @@ def test_oidc_settings_become_the_oidc_section_under_first_boots_keys():
         },
         "https": {"domains": ["hub.example.org"], "email": "ops@example.org"},
     }
-    # the section's keys are the plugin's setting names, the ones first boot maps (no second list here)
-    assert set(settings["oidc"]) == set(auth.SETTINGS["oidc"]) == set(fb.OIDC_KEYS)
+    # the section's keys are the plugin's setting names, the ones first boot maps (it loads the same module)
+    assert set(settings["oidc"]) == set(auth.SETTINGS["oidc"])
     assert secret_keys(settings) == ["oidc.client_secret"]
 
 
@@ -146,10 +147,22 @@ def test_open_signup_is_carried_only_when_first_use_creates_users():
 
 
 def test_first_boot_takes_open_signup():
-    """The key the launch writes for open sign-up is one first boot accepts (the signup work adds it)."""
-    if "open_signup" not in fb.SETTING_KEYS:
-        pytest.skip("skyhub-first-boot on this branch does not take open_signup yet")
+    """The key the launch writes for open sign-up is one first boot accepts."""
     fb.validate(hub_settings(inventory(tljh_firstuse_create_users=True)))
+
+
+ADMIN_HASH = "$2b$12$" + "a" * 53
+
+
+def test_admin_password_hashes_are_carried_as_a_secret_first_boot_takes():
+    settings = hub_settings(
+        inventory(tljh_admin_users=["ann"], tljh_admin_password_hashes={"ann": ADMIN_HASH})
+    )
+    assert settings["admin_password_hashes"] == {"ann": ADMIN_HASH}
+    assert secret_keys(settings) == ["admin_password_hashes"]  # the instance task is no_log
+    fb.validate(settings)
+    # control: without hashes nothing secret is carried
+    assert secret_keys(hub_settings(inventory(tljh_admin_users=["ann"]))) == []
 
 
 def test_without_the_tljh_settings_nothing_is_carried():
