@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -56,7 +57,7 @@ def boot() -> demo.Instance:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--instance", help="use this running instance (container name) instead of booting one")
-    p.add_argument("--steps", type=positive_ints, default=[2, 4, 8, 12, 16, 24, 32])
+    p.add_argument("--steps", type=positive_ints, default=[2, 4, 8, 10, 12, 16, 24, 32])
     p.add_argument("--images", default="astro,minimal", help="the spawn form's image names, used in turn")
     p.add_argument("--arrival-interval", type=float, default=2.0, help="seconds between two users' arrivals")
     p.add_argument("--idle", type=float, default=20.0, help="seconds every user idles once all are up")
@@ -67,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help=f"closed sign-up: the admin {ADMIN!r} (first-use) creates each user through the REST API",
     )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="tljh-config set KEY VALUE on the instance before the ramp (then reload hub); e.g. "
+        "limits.memory=1G to size for lighter users. Recorded in the report.",
+    )
     p.add_argument("--out", type=Path, default=REPO / "build" / "load.json")
     p.add_argument("--plot", type=Path, default=REPO / "build" / "load.png")
     p.add_argument("--keep", action="store_true", help="leave the booted instance running")
@@ -76,6 +85,16 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"{name} must be between 0 and 600 seconds (got {value})")
     if not 0 < args.budget <= 240:
         p.error(f"--budget must be between 0 and 240 minutes (got {args.budget})")
+    overrides = {}
+    for pair in args.set:
+        key, sep, value = pair.partition("=")
+        if (
+            not sep
+            or not re.fullmatch(r"[A-Za-z0-9_.]+", key)
+            or not re.fullmatch(r"[A-Za-z0-9_.:/-]+", value)
+        ):
+            p.error(f"--set needs KEY=VALUE with a tljh-config key, like limits.memory=1G (got {pair!r})")
+        overrides[key] = value
 
     inst = None
     try:
@@ -85,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             inst = boot()
             name = inst.name
         target = loadlib.Target.of_container(name)
+        if overrides:
+            configure(target, overrides)
         admin = None
         if args.admin_creates_users:
             admin = loadlib.create_user(target.base, ADMIN, os.urandom(12).hex())
@@ -101,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         warm = warm_up(target, settings.images, admin)
         report = loadlib.ramp(target, settings, log=say)
         report["instance"] = name
+        report["config_overrides"] = overrides
         report["warm_up_spawn_s"] = warm
         report["host"] = host_facts()
     except (SkyhubError, RuntimeError) as exc:
@@ -117,6 +139,20 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         say(f"report incomplete: {problem}")
     return 1 if problems else 0
+
+
+def configure(target: loadlib.Target, overrides: dict[str, str]) -> None:
+    """tljh-config set each key, reload the hub, wait (bounded) until its API answers again."""
+    for key, value in overrides.items():
+        target.sh(f"timeout 120 tljh-config set {key} {value}")
+    target.sh("timeout 300 tljh-config reload hub", timeout=320)
+    for _ in range(300):
+        code = target.sh("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1/hub/api || true").strip()
+        if code == "200":
+            say(f"hub reloaded with {overrides}")
+            return
+        time.sleep(1)
+    raise RuntimeError(f"the hub did not answer within 300 s of tljh-config reload hub ({overrides})")
 
 
 def warm_up(target: loadlib.Target, images: list[str], admin: HubUser | None) -> dict[str, float]:

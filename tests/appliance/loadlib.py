@@ -505,6 +505,8 @@ def run_step(target: Target, n: int, settings: Settings, label: str, log: Callab
         "users": n,
         "ok": sum(1 for r in runs if not r.error),
         "errors": errors,
+        # of them: refused by the hub's admission control (HTTP 429: active server or concurrent spawn limit)
+        "refused": sum(1 for r in runs if r.error and "HTTP 429" in r.error),
         "wall_s": round(wall, 1),
         "spawn_s": stats(spawn_times),
         "phases": {

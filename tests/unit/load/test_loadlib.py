@@ -254,3 +254,10 @@ def test_bad_idle_is_a_clear_error(capsys):
     with pytest.raises(SystemExit):
         load_script().main(["--idle", "-1"])
     assert "--idle must be between 0 and 600 seconds" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["limits.memory", "=1G", "limits.memory=1G; rm -rf /", "a b=1"])
+def test_bad_config_override_is_a_clear_error(bad, capsys):
+    with pytest.raises(SystemExit):
+        load_script().main(["--set", bad])
+    assert "--set needs KEY=VALUE with a tljh-config key" in capsys.readouterr().err
