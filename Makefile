@@ -16,7 +16,7 @@ S         ?=
 # Scenarios in the order `make molecule` runs them (cheapest first).
 SCENARIOS ?= $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
-.PHONY: help setup lock engine base-images demo demo-down lint unit molecule security integration image test bench docs docs-check clean
+.PHONY: help setup lock engine base-images demo demo-down lint unit molecule security integration image test bench load docs docs-check clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -90,6 +90,11 @@ bench: base-images ## measure the appliance (converge, spawn, memory, dataset re
 	@$(BIN)/skyhub host-deps integration
 	@$(PY) scripts/bench_dataset.py
 	@$(PY) scripts/bench_image.py
+
+# LOAD_ARGS: e.g. --steps 2,4,8 --idle 10, or --instance NAME to use a running instance (scripts/load.py --help)
+load: base-images ## simulated users ramped in steps on a booted image: capacity of this host; build/load.json, build/load.png
+	@$(BIN)/skyhub host-deps demo
+	@$(PY) scripts/load.py $(LOAD_ARGS)
 
 docs: setup ## regenerate docs/variables.md from roles/*/meta/argument_specs.yml
 	@$(PY) scripts/gen_docs.py
