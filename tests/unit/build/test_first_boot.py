@@ -43,6 +43,8 @@ def inst(tmp_path):
             "--settings-file", str(tmp_path / "instance.yml"),
             "--dataset-conf-dir", str(tmp_path / "datasets"),
             "--etc-ssh", str(tmp_path / "no-ssh"),
+            "--tls-dir", str(tmp_path / "tls"),
+            "--instance-data", str(tmp_path / "instance-data.json"),
             *extra,
         ]  # fmt: skip
 
