@@ -25,9 +25,12 @@ def instances(built_image) -> Iterator[Callable[[str], str]]:
     """Start named instances of the built image; removes them (and their volumes) at the end."""
     made: list[str] = []
 
-    def start(tag: str) -> str:
+    def start(tag: str, *run_args: str) -> str:
+        """run_args: more `docker run` arguments (a network and address, a settings file mounted)."""
         name = f"skyhub-image-{tag}-{uuid.uuid4().hex[:6]}"
-        docker("run", "-d", "--name", name, *RUN_FLAGS, "-v", "/var/lib/docker", built_image["image"])
+        docker(
+            "run", "-d", "--name", name, *RUN_FLAGS, "-v", "/var/lib/docker", *run_args, built_image["image"]
+        )
         made.append(name)
         wait_first_boot(name)
         return name
