@@ -18,6 +18,7 @@ import jsonschema
 import pytest
 import yaml
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from test_first_boot import fb
 
 from skyhub import vendor
@@ -81,6 +82,16 @@ def test_without_a_domain_the_instance_gets_https_with_its_own_self_signed_certi
     # no HSTS and no ACME settings for a certificate a browser must be told to accept
     assert not (root / "opt/config/traefik_config.d/skyhub-https.toml").exists()
     assert not (root / "opt/state/rules/skyhub-hsts.toml").exists()
+
+
+def test_the_fingerprint_users_compare_is_printed(inst, capsys):
+    root, argv = inst
+    fb.main(argv())
+    out = capsys.readouterr().out
+    der = x509.load_pem_x509_certificate((root / "tls/instance.crt").read_bytes()).fingerprint(
+        hashes.SHA256()
+    )
+    assert f"fingerprint {':'.join(f'{b:02X}' for b in der)}" in out
 
 
 def test_the_certificate_is_per_instance_and_kept_across_reboots(inst, tmp_path):
