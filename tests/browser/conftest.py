@@ -55,7 +55,9 @@ def browser(hub_url):
 
     with sync_playwright() as pw:
         # Debian's Chromium: Playwright's own browser download is not reachable from these machines
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        # a pinned self-signed hub (SKYHUB_HUB_CERT, checked by hub_url): also for the kernel's websocket
+        pinned = ["--ignore-certificate-errors"] if os.environ.get("SKYHUB_HUB_CERT") else []
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + pinned, headless=True)
         yield browser
         browser.close()
 
