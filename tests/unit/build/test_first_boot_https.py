@@ -121,7 +121,7 @@ def test_domains_use_lets_encrypt_through_tljh_with_hsts(inst):
 
 def test_an_acme_directory_and_its_ca_for_a_test_server_or_lets_encrypt_staging(inst):
     root, argv = inst
-    https = {**LE, "acme_server": PEBBLE, "acme_ca": "/etc/skyhub/pebble.minica.pem"}
+    https = {**LE, "acme_server": PEBBLE, "acme_ca": "/etc/skyhub/pebble.minica.pem", "certificate_hours": 1}
     (root / "instance.yml").write_text(yaml.safe_dump({"https": https}))
     assert fb.main(argv()) == 0
     static = tomllib.loads((root / "opt/config/traefik_config.d/skyhub-https.toml").read_text())
@@ -129,6 +129,7 @@ def test_an_acme_directory_and_its_ca_for_a_test_server_or_lets_encrypt_staging(
         "caServer": PEBBLE,
         "caCertificates": ["/etc/skyhub/pebble.minica.pem"],
         "caSystemCertPool": True,
+        "certificatesDuration": 1,
     }
 
 
@@ -174,6 +175,9 @@ def test_an_image_built_for_a_domain_keeps_it(tmp_path):
         ({**LE, "acme_server": "http://pebble:14000/dir"}, "acme_server"),
         ({**LE, "acme_ca": "pebble.pem"}, "acme_ca"),
         ({"acme_server": PEBBLE}, "need https.domains"),
+        ({**LE, "certificate_hours": 0}, "certificate_hours"),
+        ({**LE, "certificate_hours": "90d"}, "certificate_hours"),
+        ({"certificate_hours": 2160}, "need https.domains"),
     ],
 )
 def test_bad_https_settings_are_named_and_change_nothing(inst, https, needle):
