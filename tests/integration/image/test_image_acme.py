@@ -3,8 +3,9 @@ ACME server) next to the instance, `pebble-challtestsrv` answering DNS for the i
 instance started with `https: {domains, email, acme_server, acme_ca}` settings (docs/first-boot.md).
 
 Pebble validates the TLS-ALPN-01 challenge (TLJH's traefik config) against the instance's port 443, issues the
-certificate, and traefik serves it, keeps it in its ACME store (acme.json, which traefik renews from), sends
-HSTS, and redirects HTTP to HTTPS."""
+certificate, and traefik serves it, keeps it in its ACME store (acme.json), sends HSTS, redirects HTTP to
+HTTPS, and renews the certificate before it runs out (pebble issues 25-minute certificates here and the
+instance says so with https.certificate_hours)."""
 
 from __future__ import annotations
 
@@ -84,6 +85,9 @@ def pebble(acme_network, tmp_path_factory):
             "tlsPort": 443,
             "ocspResponderURL": "",
             "externalAccountBindingRequired": False,
+            # 25-minute certificates: with https.certificate_hours 1 traefik renews when 20 minutes are left,
+            # so the test sees a renewal about 5 minutes after the first certificate
+            "certificateValidityPeriod": 1500,
         }
     }
     (d / "pebble.json").write_text(json.dumps(config))
@@ -125,7 +129,7 @@ def pebble(acme_network, tmp_path_factory):
 def acme_instance(instances, pebble, acme_network, tmp_path_factory):
     d = tmp_path_factory.mktemp("acme-instance")
     settings = {"https": {"domains": [DOMAIN], "email": EMAIL, "acme_server": pebble.directory,
-                          "acme_ca": CA_ON_INSTANCE}}  # fmt: skip
+                          "acme_ca": CA_ON_INSTANCE, "certificate_hours": 1}}  # fmt: skip
     (d / "settings.json").write_text(json.dumps(settings))
     return instances(
         "acme", "--network", acme_network, "--ip", INSTANCE_IP,
@@ -156,7 +160,7 @@ def _https_get(ctx: ssl.SSLContext, path: str) -> tuple[int, dict[str, str]]:
     return int(head[0].split()[1]), headers
 
 
-def test_pebble_issues_the_certificate_traefik_serves_stores_and_sends_hsts(acme_instance, pebble, tmp_path):
+def test_pebble_issues_the_certificate_traefik_serves_stores_and_renews(acme_instance, pebble, tmp_path):
     root = tmp_path / "pebble-root.pem"
     root.write_text(pebble.root())
     trusting_pebble = ssl.create_default_context(cafile=str(root))
@@ -177,12 +181,20 @@ def test_pebble_issues_the_certificate_traefik_serves_stores_and_sends_hsts(acme
         _served(ssl.create_default_context(cafile=str(pebble.cert)))
 
     # traefik's ACME store: the account at pebble and the certificate it serves, which traefik renews from
-    store = json.loads(in_instance(acme_instance, "cat /opt/tljh/state/acme.json"))["letsencrypt"]
+    # (read together, retried: a renewal may land between the two reads)
+    def store_serves() -> dict | None:
+        store = json.loads(in_instance(acme_instance, "cat /opt/tljh/state/acme.json"))["letsencrypt"]
+        [entry] = [c for c in store["Certificates"] if c["domain"]["main"] == DOMAIN]
+        leaf = base64.b64decode(entry["certificate"]).decode().split("-----END CERTIFICATE-----")[0]
+        return (
+            store
+            if ssl.PEM_cert_to_DER_cert(leaf + "-----END CERTIFICATE-----\n") == _served(trusting_pebble)
+            else None
+        )
+
+    store = _wait("traefik's ACME store holds the certificate it serves", store_serves, 60)
     assert store["Account"]["Registration"]["uri"].startswith(pebble.directory.rsplit("/", 1)[0])
     assert store["Account"]["Email"] == EMAIL
-    [entry] = [c for c in store["Certificates"] if c["domain"]["main"] == DOMAIN]
-    leaf = base64.b64decode(entry["certificate"]).decode().split("-----END CERTIFICATE-----")[0]
-    assert ssl.PEM_cert_to_DER_cert(leaf + "-----END CERTIFICATE-----\n") == served
     assert in_instance(acme_instance, "stat -c '%a' /opt/tljh/state/acme.json").strip() == "600"
     # no self-signed certificate on an instance with a domain
     assert in_instance(acme_instance, "ls /etc/skyhub/tls 2>/dev/null || true").strip() == ""
@@ -209,3 +221,11 @@ def test_pebble_issues_the_certificate_traefik_serves_stores_and_sends_hsts(acme
         f"https://{DOMAIN}/hub/api",
         f"https://{DOMAIN}:443/hub/api",
     )
+
+    # renewal: traefik replaces the certificate from pebble before it runs out, serves and stores the new one
+    def renewed() -> bytes | None:
+        now = _served(trusting_pebble)
+        return now if now != served else None
+
+    _wait("traefik renewing the certificate from pebble", renewed, 600)
+    _wait("traefik's ACME store holds the renewed certificate", store_serves, 60)
