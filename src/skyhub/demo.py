@@ -226,7 +226,10 @@ def demo_port() -> int:
 def up() -> dict:
     t0 = time.monotonic()
     record = build_image()
-    inst = Instance(DEMO, record["image"], port=demo_port(), settings={"admins": ["admin"]})
+    # Plain HTTP on 127.0.0.1 only (the published port): an instance's default self-signed HTTPS would
+    # redirect to port 443 of this machine, which the demo does not publish (docs/demo.md).
+    settings = {"admins": ["admin"], "https": {"enabled": False}}
+    inst = Instance(DEMO, record["image"], port=demo_port(), settings=settings)
     if inst.exists():
         current = docker("inspect", "-f", "{{.Config.Image}}", DEMO).strip()
         if current != record["image"]:

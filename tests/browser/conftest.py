@@ -1,12 +1,14 @@
-"""Fixtures for the browser test: the hub's address (SKYHUB_HUB_URL), its admin (SKYHUB_ADMIN_PASSWORD:
-sign-up is closed, the admin adds the user the browser signs in as), Debian's Chromium under Playwright, and
-build/browser/ for screenshots (a CI artifact)."""
+"""Fixtures for the browser test: the hub's address (SKYHUB_HUB_URL; SKYHUB_HUB_CERT pins a self-signed hub's
+certificate), its admin (SKYHUB_ADMIN_PASSWORD: sign-up is closed, the admin adds the user the browser signs
+in as), Debian's Chromium under Playwright, and build/browser/ for screenshots (a CI artifact)."""
 
 from __future__ import annotations
 
 import os
+import ssl
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -24,7 +26,21 @@ def hub_url() -> str:
     url = os.environ.get("SKYHUB_HUB_URL", "").rstrip("/")
     if not url:
         pytest.skip("SKYHUB_HUB_URL is not set: point it at a running hub (e.g. the booted demo image)")
+    pinned = os.environ.get("SKYHUB_HUB_CERT")
+    if pinned:
+        check_served_certificate(url, Path(pinned))
     return url
+
+
+def check_served_certificate(url: str, pinned: Path) -> None:
+    """SKYHUB_HUB_CERT (a self-signed hub's certificate, PEM): the hub at url must serve exactly it, over
+    https. Only then does the browser accept it without a CA (labui's ignore_https_errors)."""
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        pytest.fail(f"SKYHUB_HUB_CERT is set but SKYHUB_HUB_URL is not https: {url}")
+    served = ssl.get_server_certificate((parts.hostname, parts.port or 443), timeout=30)
+    if ssl.PEM_cert_to_DER_cert(served) != ssl.PEM_cert_to_DER_cert(pinned.read_text()):
+        pytest.fail(f"{url} serves another certificate than {pinned} (SKYHUB_HUB_CERT)")
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +69,9 @@ def browser(hub_url):
 
     with sync_playwright() as pw:
         # Debian's Chromium: Playwright's own browser download is not reachable from these machines
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        # a pinned self-signed hub (SKYHUB_HUB_CERT, checked by hub_url): also for the kernel's websocket
+        pinned = ["--ignore-certificate-errors"] if os.environ.get("SKYHUB_HUB_CERT") else []
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + pinned, headless=True)
         yield browser
         browser.close()
 

@@ -7,6 +7,7 @@ session the way the hub's web pages make it.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -47,7 +48,12 @@ class LabSession:
     saved: list[Path] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.context = self.browser.new_context(viewport={"width": 1400, "height": 1000})
+        # SKYHUB_HUB_CERT: the hub's self-signed certificate, which the browser fixture has checked is the one
+        # served (a pin); Chromium then accepts it (it has no per-site trust without a profile's NSS store).
+        self.context = self.browser.new_context(
+            viewport={"width": 1400, "height": 1000},
+            ignore_https_errors=bool(os.environ.get("SKYHUB_HUB_CERT")),
+        )
         self.page = self.context.new_page()
 
     # ---- artifacts ----

@@ -39,8 +39,9 @@ HOST_PACKAGES: dict[str, tuple[str, ...]] = {
     # Debian's browser, driven by Playwright (its own browser download is not reachable here). A font
     # comes with it: libfontconfig1 -> fontconfig-config depends on fonts-dejavu-core.
     "browser": ("chromium",),
-    # the image tier: Packer (Debian's 1.6.6) builds the image; the browser test runs against it
-    "image": ("packer", "curl", "chromium"),
+    # the image tier: Packer (Debian's 1.6.6) builds the image; the browser test runs against it; pebble
+    # (Let's Encrypt's test ACME server, with pebble-challtestsrv for DNS) issues an instance's certificate
+    "image": ("packer", "curl", "chromium", "pebble"),
 }
 
 

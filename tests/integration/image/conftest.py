@@ -25,10 +25,13 @@ def instances(built_image) -> Iterator[Callable[[str], str]]:
     """Start named instances of the built image; removes them (and their volumes) at the end."""
     made: list[str] = []
 
-    def start(tag: str, *extra: str, wait: bool = True) -> str:
-        """`extra`: more `docker run` flags (a settings file mounted); wait: until first boot succeeded."""
+    def start(tag: str, *run_args: str, wait: bool = True) -> str:
+        """run_args: more `docker run` arguments (a network and address, a settings file mounted); wait: until
+        first boot succeeded."""
         name = f"skyhub-image-{tag}-{uuid.uuid4().hex[:6]}"
-        docker("run", "-d", "--name", name, *RUN_FLAGS, "-v", "/var/lib/docker", *extra, built_image["image"])
+        docker(
+            "run", "-d", "--name", name, *RUN_FLAGS, "-v", "/var/lib/docker", *run_args, built_image["image"]
+        )
         made.append(name)
         if wait:
             wait_first_boot(name)

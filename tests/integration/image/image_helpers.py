@@ -17,6 +17,23 @@ RUN_FLAGS = ["--label", LABEL, *SYSTEMD_FLAGS]
 # The one list of what an image must not carry, and the program the cleanup and the build check it with.
 SECRETS_LIST = REPO / "roles" / "first_boot" / "vars" / "main.yml"
 SECRETS_PROGRAM = REPO / "roles" / "first_boot" / "files" / "skyhub_image_secrets.py"
+# The self-signed certificate first boot makes for an instance without a domain (docs/first-boot.md).
+TLS_CERT = "/etc/skyhub/tls/instance.crt"
+TLS_KEY = "/etc/skyhub/tls/instance.key"
+SYSTEM_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def instance_ip(name: str) -> str:
+    return docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name).strip()
+
+
+def trust_bundle(name: str, dest: Path) -> Path:
+    """The controller's CA bundle plus the instance's own certificate: what a client that trusts this one
+    instance (and everything it trusted before) verifies with."""
+    cert = in_instance(name, f"cat {TLS_CERT}")
+    system = SYSTEM_CA.read_text() if SYSTEM_CA.is_file() else ""
+    dest.write_text(system + "\n" + cert)
+    return dest
 
 
 def image_secrets() -> ModuleType:
@@ -59,12 +76,15 @@ def has_hub(name: str) -> bool:
     )
 
 
-def wait_hub(name: str, timeout: float = 600) -> float:
-    """Seconds until the hub's API answers through the proxy inside the instance."""
+def wait_hub(name: str, timeout: float = 600, https: bool = True) -> float:
+    """Seconds until the hub's API answers through the proxy inside the instance, over HTTPS with the
+    instance's own certificate (its SAN holds 127.0.0.1), or over plain HTTP for an instance whose settings
+    switch HTTPS off (https=False)."""
+    url = f"--cacert {TLS_CERT} https://127.0.0.1/hub/api" if https else "http://127.0.0.1/hub/api"
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         code = in_instance(
-            name, "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1/hub/api || true", check=False
+            name, f"curl -s -o /dev/null -w '%{{http_code}}' {url} || true", check=False
         ).strip()
         if code == "200":
             return time.monotonic() - t0

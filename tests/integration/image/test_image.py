@@ -6,17 +6,24 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import tarfile
+import urllib.error
+import urllib.request
 
 import pytest
 from image_helpers import (
     REPO,
     SECRETS_LIST,
     SECRETS_PROGRAM,
+    TLS_CERT,
+    TLS_KEY,
     docker,
     image_secrets,
     in_instance,
+    instance_ip,
+    trust_bundle,
     wait_first_boot,
     wait_hub,
 )
@@ -31,6 +38,7 @@ IDENTITY = (
     "/opt/tljh/state/traefik-api.secret",
     "/etc/ssh/ssh_host_ed25519_key",
     "/etc/ssh/ssh_host_rsa_key",
+    TLS_KEY,
     "/etc/machine-id",
 )
 
@@ -56,9 +64,9 @@ def test_secrets_are_private(two):
     modes = in_instance(
         two[0],
         "stat -c '%a %U' /opt/tljh/state/jupyterhub_cookie_secret "
-        "/opt/tljh/state/traefik-api.secret /etc/ssh/ssh_host_ed25519_key",
+        f"/opt/tljh/state/traefik-api.secret /etc/ssh/ssh_host_ed25519_key {TLS_KEY}",
     )
-    assert modes.split("\n")[:3] == ["600 root"] * 3
+    assert modes.split("\n")[:4] == ["600 root"] * 4
 
 
 # Where instance secrets would live if the cleanup missed one (library trees such as venvs ship test keys).
@@ -131,6 +139,7 @@ def test_control_the_check_finds_the_secrets_of_a_booted_instance(two):
         "/opt/tljh/state/jupyterhub_cookie_secret",
         "/opt/tljh/state/traefik-api.secret",
         "/etc/ssh/ssh_host_ed25519_key",
+        TLS_KEY,
         "/var/lib/skyhub/first-boot.done",
         "/etc/machine-id",
     ):
@@ -145,12 +154,71 @@ def test_image_has_the_first_boot_unit_enabled(image_files):
         assert f"/etc/systemd/system/{unit}.service.d/skyhub-first-boot.conf" in image_files
 
 
-def run_checks_on(name: str, tests: str) -> None:
-    """Run a directory of host checks (testinfra) against a booted instance; fail with their output."""
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _tls_connect(ip: str, cafile: str) -> bytes:
+    """The DER certificate the instance serves on 443, verified against cafile for the name `ip`."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    with (
+        socket.create_connection((ip, 443), timeout=30) as raw,
+        ctx.wrap_socket(raw, server_hostname=ip) as tls,
+    ):
+        return tls.getpeercert(binary_form=True)
+
+
+def test_instance_serves_https_with_its_own_certificate_and_redirects_http(two, tmp_path):
+    """No domain in the settings: first boot made a self-signed certificate for this instance (its address in
+    the SAN), traefik serves it on 443, HTTP answers with a permanent redirect to the same URL over https, and
+    no HSTS (a browser must not be pinned to a certificate it had to accept by hand)."""
+    a, b = two
+    wait_hub(a)
+    ip = instance_ip(a)
+    certs = {n: in_instance(n, f"cat {TLS_CERT}") for n in two}
+    assert certs[a] != certs[b], "two instances serve the same certificate"
+    assert in_instance(a, f"stat -c '%a %U' {TLS_CERT}").strip() == "644 root"
+    (tmp_path / "a.pem").write_text(certs[a])
+    (tmp_path / "b.pem").write_text(certs[b])
+    served = _tls_connect(ip, str(tmp_path / "a.pem"))
+    assert served == ssl.PEM_cert_to_DER_cert(certs[a])
+    # control: the other instance's certificate does not verify this one
+    with pytest.raises(ssl.SSLCertVerificationError):
+        _tls_connect(ip, str(tmp_path / "b.pem"))
+    # HTTP: a redirect to https, nothing served in clear text
+    opener = urllib.request.build_opener(NoRedirect)
+    with pytest.raises(urllib.error.HTTPError) as redirect:
+        opener.open(f"http://{ip}/hub/login?next=%2Fhub%2F", timeout=30)
+    assert redirect.value.code in (301, 308), redirect.value.code
+    assert redirect.value.headers["Location"] in (
+        f"https://{ip}/hub/login?next=%2Fhub%2F",
+        f"https://{ip}:443/hub/login?next=%2Fhub%2F",
+    )
+    ctx = ssl.create_default_context(cafile=str(tmp_path / "a.pem"))
+    with urllib.request.urlopen(f"https://{ip}/hub/api", context=ctx, timeout=30) as r:
+        assert r.status == 200
+        assert r.headers.get("Strict-Transport-Security") is None
+    # the hub's proxy routes on the https entry point that traefik's config has
+    toml = in_instance(a, "cat /opt/tljh/state/traefik.toml")
+    assert "[entryPoints.https]" in toml and "redirections" in toml
+
+
+def run_checks_on(name: str, tests: str, tmp_path) -> None:
+    """Run a directory of host checks (testinfra) against a booted instance, through its HTTPS address and
+    trusting its certificate (requests and websocket-client read the bundle from the environment); fail with
+    their output."""
     wait_hub(name)
+    bundle = str(trust_bundle(name, tmp_path / f"{name}-bundle.pem"))
+    env = {
+        **os.environ,
+        "SKYHUB_HUB_URL": f"https://{instance_ip(name)}",
+        "REQUESTS_CA_BUNDLE": bundle,
+        "WEBSOCKET_CLIENT_CA_BUNDLE": bundle,
+    }
     res = subprocess.run(
         [str(REPO / ".venv/bin/pytest"), "-q", "-p", "no:cacheprovider", tests, f"--hosts=docker://{name}"],
-        cwd=REPO, capture_output=True, text=True, check=False,
+        cwd=REPO, capture_output=True, text=True, check=False, env=env,
     )  # fmt: skip
     print(res.stdout[-3000:])
     if res.returncode != 0:  # what the hub said, for a failure seen only in CI
@@ -159,10 +227,11 @@ def run_checks_on(name: str, tests: str) -> None:
     assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:]
 
 
-def test_appliance_checks_pass_on_the_booted_image(two):
-    """The same checks as the Molecule appliance host (tests/appliance), against an instance of the image:
-    sign-up, spawn, limits, isolation, /data/hst read from the user's kernel, the demo notebook."""
-    run_checks_on(two[0], "tests/appliance")
+def test_appliance_checks_pass_on_the_booted_image(two, tmp_path):
+    """The same checks as the Molecule appliance host (tests/appliance), against an instance of the image
+    over HTTPS: sign-up, spawn, limits, isolation, /data/hst read from the user's kernel, the demo
+    notebook."""
+    run_checks_on(two[0], "tests/appliance", tmp_path)
 
 
 @pytest.mark.skipif(
@@ -170,23 +239,30 @@ def test_appliance_checks_pass_on_the_booted_image(two):
     reason="opt-in (SKYHUB_IMAGE_SECURITY=1 make image): the security tier runs these on the appliance host; "
     "on the image they add ~5 min to a CI run already close to its limit (docs/testing.md)",
 )
-def test_security_attacks_fail_on_the_booted_image(two):
+def test_security_attacks_fail_on_the_booted_image(two, tmp_path):
     """tests/security (attacks by signed-in users through the hub) against an instance of the image, as the
     security tier runs them against the Molecule appliance host."""
-    run_checks_on(two[0], "tests/security")
+    run_checks_on(two[0], "tests/security", tmp_path)
 
 
-def test_browser_walks_the_demo_on_the_booted_image(two):
-    """tests/browser against the instance: sign up, astro server, Run All Cells on the demo notebook, the
-    rendered plot; screenshots under build/browser/."""
+def test_browser_walks_the_demo_on_the_booted_image(two, tmp_path):
+    """tests/browser against the instance over HTTPS: sign up, astro server, Run All Cells on the demo
+    notebook, the rendered plot; screenshots under build/browser/. The browser accepts the instance's
+    self-signed certificate only after the fixture checked that it is the one served (SKYHUB_HUB_CERT)."""
     name = two[0]
     wait_hub(name)
-    ip = docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name).strip()
+    cert = tmp_path / f"{name}.pem"
+    cert.write_text(in_instance(name, f"cat {TLS_CERT}"))
     password = one_time_passwords(name)["admin"]
     res = subprocess.run(
         [str(REPO / ".venv/bin/pytest"), "-q", "-rs", "-p", "no:cacheprovider", "tests/browser"],
         cwd=REPO, capture_output=True, text=True, check=False,
-        env={**os.environ, "SKYHUB_HUB_URL": f"http://{ip}", "SKYHUB_ADMIN_PASSWORD": password},
+        env={
+            **os.environ,
+            "SKYHUB_HUB_URL": f"https://{instance_ip(name)}",
+            "SKYHUB_HUB_CERT": str(cert),
+            "SKYHUB_ADMIN_PASSWORD": password,
+        },
     )  # fmt: skip
     print(res.stdout[-3000:])
     if res.returncode != 0:  # what the hub said, for a failure seen only in CI
@@ -259,7 +335,7 @@ def test_stop_and_start_keeps_homes_and_secrets_and_comes_back(two):
     assert in_instance(name, "ls /srv/skyhub/home").split() == homes
     assert in_instance(name, f"cat /srv/skyhub/home/{homes[0]}/restart-note.txt").strip() == "kept"
     after = identity(name)
-    for path in IDENTITY[:4]:
+    for path in IDENTITY[:-1]:
         assert after[path] == before[path], f"{path} changed across a restart of the same instance"
 
 

@@ -19,9 +19,14 @@ USERS = 8
 
 
 @pytest.fixture(scope="module")
-def small(instances) -> tuple[str, dict]:
-    name = instances("load")
-    wait_hub(name)
+def small(instances, tmp_path_factory) -> tuple[str, dict]:
+    # plain HTTP inside this machine, as `make load` measures it (TLS is not what is measured here; the
+    # harness's client speaks to the instance's address over the test network only)
+    settings = tmp_path_factory.mktemp("load") / "instance-settings.json"
+    settings.write_text('{"https": {"enabled": false}}')
+    settings.chmod(0o644)
+    name = instances("load", "-v", f"{settings}:/etc/skyhub/instance-settings.json:ro")
+    wait_hub(name, https=False)
     target = loadlib.Target.of_container(name)
     settings = loadlib.Settings(
         steps=[USERS], images=["astro", "minimal"], arrival_interval_s=1.0, idle_s=5.0, budget_s=900

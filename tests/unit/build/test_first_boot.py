@@ -34,6 +34,27 @@ sys.path.insert(0, str(PLUGIN))
 from tljh_skyhub import adminpw  # noqa: E402
 
 
+def first_boot_argv(tmp_path: Path, *extra: str) -> list[str]:
+    """First boot's argv for a fake instance under tmp_path (every path it writes is in there)."""
+    return [
+        "--prefix", str(tmp_path / "opt"),
+        "--marker", str(tmp_path / "done"),
+        "--machine-id", str(tmp_path / "machine-id"),
+        "--user-data", str(tmp_path / "user-data.txt"),
+        "--settings-file", str(tmp_path / "instance.yml"),
+        "--dataset-conf-dir", str(tmp_path / "datasets"),
+        "--etc-ssh", str(tmp_path / "no-ssh"),
+        "--plugin-dir", str(PLUGIN),
+        "--hub-python", sys.executable,
+        "--passwords-dbm", str(tmp_path / "opt/state/passwords.dbm"),
+        "--password-file", str(tmp_path / "root/skyhub-admin-password"),
+        "--console", str(tmp_path / "console"),
+        "--tls-dir", str(tmp_path / "tls"),
+        "--instance-data", str(tmp_path / "instance-data.json"),
+        *extra,
+    ]  # fmt: skip
+
+
 @pytest.fixture
 def inst(tmp_path):
     """A fake instance: prefix, machine-id, marker, settings file, user-data."""
@@ -49,21 +70,7 @@ def inst(tmp_path):
     (tmp_path / "machine-id").write_text("aaaa\n")
 
     def argv(*extra: str) -> list[str]:
-        return [
-            "--prefix", str(tmp_path / "opt"),
-            "--marker", str(tmp_path / "done"),
-            "--machine-id", str(tmp_path / "machine-id"),
-            "--user-data", str(tmp_path / "user-data.txt"),
-            "--settings-file", str(tmp_path / "instance.yml"),
-            "--dataset-conf-dir", str(tmp_path / "datasets"),
-            "--etc-ssh", str(tmp_path / "no-ssh"),
-            "--plugin-dir", str(PLUGIN),
-            "--hub-python", sys.executable,
-            "--passwords-dbm", str(tmp_path / "opt/state/passwords.dbm"),
-            "--password-file", str(tmp_path / "root/skyhub-admin-password"),
-            "--console", str(tmp_path / "console"),
-            *extra,
-        ]  # fmt: skip
+        return first_boot_argv(tmp_path, *extra)
 
     return tmp_path, argv
 

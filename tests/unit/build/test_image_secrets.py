@@ -152,7 +152,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 def test_check_finds_every_planted_secret_then_remove_leaves_none(tmp_path):
     planted = _plant(tmp_path)
     (tmp_path / "etc/ssh/sshd_config").write_text("keep")
-    (tmp_path / "opt/tljh/config").mkdir(parents=True)
+    (tmp_path / "opt/tljh/config").mkdir(parents=True, exist_ok=True)
     (tmp_path / "opt/tljh/config/config.yaml").write_text("keep")
     # control: the check sees every planted path (or the directory it is in)
     before = _run("--root", str(tmp_path), "--check")
