@@ -34,7 +34,8 @@ def _base_image(args: argparse.Namespace) -> int:
 
 # Debian packages the test tiers need on the controller, by tier (installed only when missing).
 HOST_PACKAGES: dict[str, tuple[str, ...]] = {
-    "integration": ("s3fs", "fuse", "curl"),
+    # xfsprogs: the project-quota walk is tested on a real XFS filesystem on a loop device (it skips without)
+    "integration": ("s3fs", "fuse", "curl", "xfsprogs"),
     "demo": ("packer", "curl"),
     # Debian's browser, driven by Playwright (its own browser download is not reachable here). A font
     # comes with it: libfontconfig1 -> fontconfig-config depends on fonts-dejavu-core.
