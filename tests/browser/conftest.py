@@ -21,14 +21,22 @@ from labui import CHROMIUM, CHROMIUM_ARGS
 ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "browser"
 
 
+SYSTEM_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
 @pytest.fixture(scope="session")
-def hub_url() -> str:
+def hub_url(tmp_path_factory) -> str:
     url = os.environ.get("SKYHUB_HUB_URL", "").rstrip("/")
     if not url:
         pytest.skip("SKYHUB_HUB_URL is not set: point it at a running hub (e.g. the booted demo image)")
     pinned = os.environ.get("SKYHUB_HUB_CERT")
     if pinned:
         check_served_certificate(url, Path(pinned))
+        # the admin's REST calls (requests) trust that one certificate besides the system's
+        bundle = tmp_path_factory.mktemp("hub-tls") / "bundle.pem"
+        system = SYSTEM_CA.read_text() if SYSTEM_CA.is_file() else ""
+        bundle.write_text(system + "\n" + Path(pinned).read_text())
+        os.environ["REQUESTS_CA_BUNDLE"] = str(bundle)
     return url
 
 
