@@ -49,6 +49,11 @@ def _wait(what: str, probe, timeout: float):
 
 @pytest.fixture(scope="module")
 def acme_network():
+    # an earlier run stopped before its teardown leaves its network on the subnet: remove what it left
+    # (the label marks it as this tier's; no other network is touched)
+    stale = docker("network", "ls", "-q", "--filter", f"label={LABEL}", "--filter", "name=skyhub-image-acme-")
+    for old in stale.split():
+        docker("network", "rm", old, check=False)
     name = f"skyhub-image-acme-{uuid.uuid4().hex[:6]}"
     docker("network", "create", "--label", LABEL, "--subnet", SUBNET, "--gateway", GATEWAY, name)
     yield name
