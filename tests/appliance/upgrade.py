@@ -21,6 +21,7 @@ database, a wiped home, a re-created hub database).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -110,10 +111,18 @@ def export_release(project: Path, commit: str, dest: Path) -> Path:
     tree = dest / commit
     if (tree / ".skyhub-exported").exists():
         return tree
-    probe = subprocess.run(
-        ["git", "-C", str(project), "cat-file", "-e", f"{commit}^{{commit}}"], capture_output=True
-    )
-    if probe.returncode != 0:
+
+    def present() -> bool:
+        probe = ["git", "-C", str(project), "cat-file", "-e", f"{commit}^{{commit}}"]
+        return subprocess.run(probe, capture_output=True, check=False).returncode == 0
+
+    # a shallow clone (CI's may be one) lacks the commit: fetch it from the clone's origin, bounded in time
+    for fetch in (["fetch", "--quiet", "origin", commit], ["fetch", "--quiet", "--unshallow", "origin"]):
+        if present():
+            break
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            subprocess.run(["git", "-C", str(project), *fetch], capture_output=True, check=False, timeout=300)
+    if not present():
         raise UpgradeError(
             f"commit {commit} (molecule/appliance/previous-release) is not in this clone; a shallow clone "
             "needs `git fetch --unshallow` (or a fetch of that commit)"
