@@ -692,6 +692,21 @@ def _reapply_quota(cfg: dict[str, Any], user: str | None, log: Any) -> None:
     log(f"quota re-applied {who}" if res.returncode == 0 else f"warning: {tool} apply: {res.stderr.strip()}")
 
 
+def _install_hub_db(restored: Path, target: Path, log: Any) -> None:
+    """Put a restored database copy at target with SQLite's backup API; one already there is kept aside."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        keep = target.with_name(f"{target.name}.before-restore-{datetime.now(UTC):%Y%m%dT%H%M%S}")
+        shutil.copy2(target, keep)
+        log(f"the previous hub database is kept in {keep}")
+    src, dst = sqlite3.connect(restored), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
 def restore_hub_db(cfg: dict[str, Any], snapshot: str | None, to: str | None, log: Any = print) -> Path:
     restic = Restic(cfg)
     db_copy = hub_db_copy_path(cfg)
@@ -702,18 +717,7 @@ def restore_hub_db(cfg: dict[str, Any], snapshot: str | None, to: str | None, lo
     staging.mkdir(mode=0o700, parents=True)
     try:
         restic.run("restore", snap["id"], "--target", str(staging), "--include", str(db_copy))
-        restored = staging / str(db_copy).lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            keep = target.with_name(f"{target.name}.before-restore-{datetime.now(UTC):%Y%m%dT%H%M%S}")
-            shutil.copy2(target, keep)
-            log(f"the previous database is kept in {keep}")
-        src, dst = sqlite3.connect(restored), sqlite3.connect(target)
-        try:
-            src.backup(dst)
-        finally:
-            src.close()
-            dst.close()
+        _install_hub_db(staging / str(db_copy).lstrip("/"), target, log)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log(f"restored the hub database from snapshot {snap['short_id']} to {target}; restart jupyterhub")
@@ -789,18 +793,7 @@ def restore_all(cfg: dict[str, Any], snapshot: str | None, log: Any = print) -> 
             if os.path.lexists(target):
                 log(f"the previous home {home_dir} is kept in {_move_aside(cfg, target)}")
             os.replace(restored, target)
-        hub_db = Path(cfg["hub_db"])
-        hub_db.parent.mkdir(parents=True, exist_ok=True)
-        if hub_db.exists():
-            keep = hub_db.with_name(f"{hub_db.name}.before-restore-{stamp}")
-            shutil.copy2(hub_db, keep)
-            log(f"the previous hub database is kept in {keep}")
-        src, dst = sqlite3.connect(staging / str(db_copy).lstrip("/")), sqlite3.connect(hub_db)
-        try:
-            src.backup(dst)
-        finally:
-            src.close()
-            dst.close()
+        _install_hub_db(staging / str(db_copy).lstrip("/"), Path(cfg["hub_db"]), log)
         for path in files:
             _put_back_file(staging / path.lstrip("/"), Path(path), stamp, log)
     finally:
